@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Every test: the embedded suite (SQLite, in-memory layer, in-process jobs), then the suites that need
+# PostgreSQL and Redis against the real servers. With CI=true the latter fail if the servers are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+scripts/install-browser.sh
+export PYTHONUNBUFFERED=1
+.venv/bin/ruff check .
+.venv/bin/python manage.py makemigrations --check --dry-run >/dev/null
+
+echo "== embedded suite (SQLite, in-memory channel layer, in-process jobs)"
+env -u DATABASE_URL -u REDIS_URL .venv/bin/pytest -m "not services" "$@"
+
+echo "== services suite (PostgreSQL, Redis, Celery)"
+PG_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/eflux}
+RD_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
+if [ "${CI:-}" = "true" ] || { pg_isready -q -h 127.0.0.1 2>/dev/null && redis-cli -u "$RD_URL" ping >/dev/null 2>&1; }; then
+  DATABASE_URL=$PG_URL REDIS_URL=$RD_URL .venv/bin/pytest -m services "$@"
+else
+  echo "PostgreSQL or Redis not reachable: services suite skipped (CI=true makes this a failure)"
+  .venv/bin/pytest -m services "$@"
+fi

@@ -1,0 +1,232 @@
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from billing.models import TariffFields
+
+
+def new_message_id() -> str:
+    return str(uuid.uuid4())
+
+
+class StationQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        from accounts.access import stations_visible_to
+
+        return stations_visible_to(user, self)
+
+
+class Station(TariffFields):
+    class SetupState(models.TextChoices):
+        NEEDS_CONFIGURATION = "needs_configuration", "Needs configuration"
+        SETUP_IN_PROGRESS = "setup_in_progress", "Setup in progress"
+        ACTIVATION_PENDING = "activation_pending", "Activation pending"
+        ACTIVE = "active", "Active"
+
+    # OCPP-J 1.6 §3.1.1 / security whitepaper: identity is at most 48 characters from a restricted set.
+    ocpp_id = models.CharField("OCPP ID", max_length=48)
+    ocpp_version = models.CharField(max_length=16, blank=True)  # negotiated subprotocol, e.g. "ocpp1.6"
+    setup_state = models.CharField(
+        max_length=32, choices=SetupState.choices, default=SetupState.NEEDS_CONFIGURATION
+    )
+
+    # BootNotification data (OCPP 1.6 §6.2).
+    vendor = models.CharField(max_length=20, blank=True)
+    model = models.CharField(max_length=20, blank=True)
+    serial_number = models.CharField(max_length=25, blank=True)  # chargePointSerialNumber
+    charge_box_serial_number = models.CharField(max_length=25, blank=True)
+    firmware_version = models.CharField(max_length=50, blank=True)
+    iccid = models.CharField(max_length=20, blank=True)
+    imsi = models.CharField(max_length=20, blank=True)
+    meter_type = models.CharField(max_length=25, blank=True)
+    meter_serial_number = models.CharField(max_length=25, blank=True)
+    last_boot_at = models.DateTimeField(null=True, blank=True)
+    firmware_status = models.CharField(max_length=32, blank=True)
+    diagnostics_status = models.CharField(max_length=32, blank=True)
+
+    # Security profile 1 (HTTP Basic). Empty: the station connects without a password.
+    password_hash = models.CharField(max_length=256, blank=True)
+
+    # Presence. connection_id names the live websocket; a stale socket's disconnect carries another id
+    # and so never marks the station offline.
+    is_connected = models.BooleanField(default=False)
+    connection_id = models.CharField(max_length=64, blank=True)
+    connected_at = models.DateTimeField(null=True, blank=True)
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    registered_from_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    # Settings (the manual's "Open Settings").
+    billing_plan = models.ForeignKey(
+        "billing.BillingPlan", on_delete=models.PROTECT, null=True, blank=True, related_name="stations"
+    )
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.PROTECT, null=True, blank=True, related_name="stations"
+    )
+    location = models.ForeignKey(
+        "accounts.Location", on_delete=models.SET_NULL, null=True, blank=True, related_name="stations"
+    )
+    field_service_account = models.ForeignKey(
+        "accounts.Account", on_delete=models.SET_NULL, null=True, blank=True, related_name="serviced_stations"
+    )
+    allow_roaming = models.BooleanField("allow charging from other networks (roaming)", default=False)
+    free_charging = models.BooleanField("allow any card to charge here for free", default=False)
+    is_disabled = models.BooleanField("disable this charge point (no charging, no billing)", default=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = StationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["ocpp_id"]
+        constraints = [
+            # The websocket route looks stations up by OCPP ID on every connect.
+            models.UniqueConstraint(fields=["ocpp_id"], name="station_unique_ocpp_id"),
+        ]
+        indexes = [
+            # Station list: filter by setup state / online.
+            models.Index(fields=["setup_state"], name="station_setup_state_idx"),
+            # Station list search by serial number.
+            models.Index(fields=["serial_number"], name="station_serial_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.ocpp_id
+
+    @property
+    def requires_password(self) -> bool:
+        return bool(self.password_hash)
+
+
+class Connector(models.Model):
+    """A connector as the station reports it (StatusNotification, OCPP 1.6 §4.9). connector_id 0 is the
+    station as a whole. The configuration fields (EVSE ID, standard, ...) are filled by Configure Connectors."""
+
+    class Standard(models.TextChoices):
+        TYPE2 = "type2", "Type 2 (IEC 62196-2)"
+        CCS2 = "ccs2", "CCS2 (Combo 2)"
+        CHADEMO = "chademo", "CHAdeMO"
+        TYPE1 = "type1", "Type 1 (SAE J1772)"
+        CCS1 = "ccs1", "CCS1 (Combo 1)"
+        DOMESTIC_F = "domestic_f", "Domestic socket type F (Schuko)"
+        DOMESTIC_E = "domestic_e", "Domestic socket type E"
+        DOMESTIC_G = "domestic_g", "Domestic socket type G"
+        TYPE3C = "type3c", "Type 3C"
+
+    class Format(models.TextChoices):
+        SOCKET = "socket", "Socket"
+        CABLE = "cable", "Cable"
+
+    class PowerType(models.TextChoices):
+        AC_1_PHASE = "ac_1_phase", "AC 1-phase"
+        AC_3_PHASE = "ac_3_phase", "AC 3-phase"
+        DC = "dc", "DC"
+
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="connectors")
+    connector_id = models.PositiveIntegerField()
+
+    # Last reported status (ChargePointStatus / ChargePointErrorCode).
+    status = models.CharField(max_length=32, blank=True)
+    error_code = models.CharField(max_length=32, blank=True)
+    info = models.CharField(max_length=50, blank=True)
+    vendor_id = models.CharField(max_length=255, blank=True)
+    vendor_error_code = models.CharField(max_length=50, blank=True)
+    status_timestamp = models.DateTimeField(null=True, blank=True)
+
+    # Configuration (Configure Connectors).
+    standard = models.CharField(max_length=32, choices=Standard.choices, blank=True)
+    format = models.CharField(max_length=16, choices=Format.choices, blank=True)
+    power_type = models.CharField(max_length=16, choices=PowerType.choices, blank=True)
+    max_voltage = models.PositiveIntegerField(null=True, blank=True)
+    max_amperage = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["station", "connector_id"]
+        constraints = [
+            # StatusNotification upserts by (station, connectorId).
+            models.UniqueConstraint(fields=["station", "connector_id"], name="connector_unique_station_cid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.station.ocpp_id}#{self.connector_id}"
+
+
+class MessageLog(models.Model):
+    """The OCPP journal: every frame in and out, written before the message is processed."""
+
+    class Direction(models.TextChoices):
+        IN = "in", "Station → CSMS"
+        OUT = "out", "CSMS → station"
+
+    class Kind(models.IntegerChoices):
+        CALL = 2, "CALL"
+        CALLRESULT = 3, "CALLRESULT"
+        CALLERROR = 4, "CALLERROR"
+        INVALID = 0, "invalid frame"
+
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    kind = models.PositiveSmallIntegerField(choices=Kind.choices)
+    action = models.CharField(max_length=64, blank=True)
+    message_id = models.CharField(max_length=64, blank=True)
+    payload = models.TextField(blank=True)  # the frame as sent, with secrets masked
+    response_to = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    connection_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # Commands view: one station's journal, newest first, filterable by action.
+            models.Index(fields=["station", "-created_at"], name="msglog_station_created_idx"),
+            models.Index(fields=["station", "action", "-created_at"], name="msglog_station_action_idx"),
+        ]
+
+
+class OcppCall(models.Model):
+    """A CSMS → station call. The row is the queue: at most one call per station is outstanding (sent),
+    the rest wait in id order. The channel layer only wakes the consumer that holds the socket."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        ANSWERED = "answered", "Answered"
+        CALL_ERROR = "call_error", "CALLERROR"
+        TIMED_OUT = "timed_out", "Timed out"
+        OFFLINE = "offline", "Station offline"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINAL = (Status.ANSWERED, Status.CALL_ERROR, Status.TIMED_OUT, Status.OFFLINE, Status.CANCELLED)
+
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="calls")
+    action = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict)
+    message_id = models.CharField(max_length=36, default=new_message_id, editable=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    response = models.JSONField(null=True, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_description = models.TextField(blank=True)
+    timeout_seconds = models.PositiveIntegerField(default=30)
+    requested_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(max_length=32, blank=True)  # portal, task, cli, ...
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # The dispatcher's "next pending call for this station" and "is one outstanding" queries.
+            models.Index(fields=["station", "status", "id"], name="ocppcall_station_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} → {self.station_id} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL
