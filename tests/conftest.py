@@ -9,6 +9,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+pytest_plugins = ["tests.personas", "tests.browser"]
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
