@@ -21,7 +21,9 @@ class Account(models.Model):
     address = models.TextField(blank=True)
     country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
     vat_number = models.CharField(max_length=32, blank=True)
-    vat_rate = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("21.00"), help_text="percent")
+    vat_rate = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("21.00"), help_text="percent"
+    )
     billing_email = models.EmailField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -84,9 +86,13 @@ class ChargeCard(models.Model):
     id_tag = models.CharField(max_length=20)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.OWN)
     label = models.CharField(max_length=100, blank=True)
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, null=True, blank=True, related_name="cards")
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, null=True, blank=True, related_name="cards"
+    )
     holder = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="cards")
-    roaming_party = models.CharField(max_length=64, blank=True, help_text="roaming partner, for roaming cards")
+    roaming_party = models.CharField(
+        max_length=64, blank=True, help_text="roaming partner, for roaming cards"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -145,3 +151,6 @@ class AuditEvent(models.Model):
             # Admin and account audit views: one object's history.
             models.Index(fields=["object_type", "object_id"], name="audit_object_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_repr}"

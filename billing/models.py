@@ -3,7 +3,9 @@ from decimal import Decimal
 from django.core.validators import MinValueValidator
 from django.db import models
 
-_price = dict(max_digits=10, decimal_places=4, null=True, blank=True, validators=[MinValueValidator(Decimal("0"))])
+_price = dict(
+    max_digits=10, decimal_places=4, null=True, blank=True, validators=[MinValueValidator(Decimal("0"))]
+)
 
 
 class TariffFields(models.Model):

@@ -22,7 +22,9 @@ application = ProtocolTypeRouter(
                 *ocpp_websocket_urlpatterns,
                 re_path(
                     r"",
-                    AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(browser_websocket_urlpatterns))),
+                    AllowedHostsOriginValidator(
+                        AuthMiddlewareStack(URLRouter(browser_websocket_urlpatterns))
+                    ),
                 ),
             ]
         ),

@@ -172,7 +172,9 @@ class MessageLog(models.Model):
     action = models.CharField(max_length=64, blank=True)
     message_id = models.CharField(max_length=64, blank=True)
     payload = models.TextField(blank=True)  # the frame as sent, with secrets masked
-    response_to = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    response_to = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     connection_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -183,6 +185,9 @@ class MessageLog(models.Model):
             models.Index(fields=["station", "-created_at"], name="msglog_station_created_idx"),
             models.Index(fields=["station", "action", "-created_at"], name="msglog_station_action_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.action or self.get_kind_display()} {self.message_id}"
 
 
 class OcppCall(models.Model):

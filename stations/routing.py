@@ -1,5 +1,3 @@
-from django.urls import re_path
-
 # Filled in by the OCPP endpoint (stations/consumers.py). The identity is the last path segment:
 # OCPP-J 1.6 §3.1.1 "ws://HOST/ocpp/<chargeBoxIdentity>".
 ocpp_websocket_urlpatterns: list = []

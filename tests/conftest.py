@@ -27,7 +27,9 @@ def pytest_collection_modifyitems(config, items):
                 # Fail loudly: CI asked for these suites and the environment does not provide them.
                 item.add_marker(pytest.mark.usefixtures("_require_services"))
             else:
-                item.add_marker(pytest.mark.skip(reason="needs DATABASE_URL and REDIS_URL (make test sets them)"))
+                item.add_marker(
+                    pytest.mark.skip(reason="needs DATABASE_URL and REDIS_URL (make test sets them)")
+                )
 
 
 @pytest.fixture
