@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 
 from billing.models import TariffFields
 
@@ -105,6 +106,13 @@ class ChargeCard(models.Model):
 
     def __str__(self) -> str:
         return self.label or self.id_tag
+
+    @property
+    def is_expired(self) -> bool:
+        # A card past its expiry date is expired whatever its status says (billing.authorization agrees).
+        return self.status == self.Status.EXPIRED or (
+            self.expires_at is not None and self.expires_at <= timezone.now()
+        )
 
 
 class AccessGroup(TariffFields):

@@ -82,7 +82,15 @@ TEMPLATES = [
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL,
+            conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
+            # With persistent connections: ping a reused connection first, so that after a database restart
+            # the first message is not answered with an error only because its connection was stale.
+            conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", True),
+        )
+    }
 else:
     DATABASES = {
         "default": {
@@ -101,6 +109,17 @@ else:
 
 AUTH_USER_MODEL = "accounts.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Django's defaults, plus the cheaper hasher for charger AuthorizationKeys (stations/hashers.py); people's
+# passwords keep the first one.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "stations.hashers.StationKeyHasher",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -159,6 +178,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 OCPP_HEARTBEAT_INTERVAL = env_int("OCPP_HEARTBEAT_INTERVAL", 300)
 OCPP_CALL_TIMEOUT = env_int("OCPP_CALL_TIMEOUT", 30)
 OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 256 * 1024)
+# Each daphne process re-reads the call queue this often (safety net for lost wake-ups; in the embedded mode
+# also how a call queued by another process, e.g. `manage.py ocpp_call`, reaches the socket).
+OCPP_CALL_SWEEP_SECONDS = float(os.environ.get("OCPP_CALL_SWEEP_SECONDS", 5 if REDIS_URL else 1))
+# How long a queued call may wait behind others before call_wait() gives up on it.
+OCPP_CALL_QUEUE_SECONDS = env_int("OCPP_CALL_QUEUE_SECONDS", 300)
 # How many unknown stations one remote address may create per hour before further ones are refused.
 OCPP_NEW_STATIONS_PER_IP_PER_HOUR = env_int("OCPP_NEW_STATIONS_PER_IP_PER_HOUR", 20)
 
@@ -167,6 +191,8 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# A page in the portal's layout instead of axes' bare text; still answered with HTTP 429.
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@localhost")

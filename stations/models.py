@@ -44,6 +44,10 @@ class Station(TariffFields):
     last_boot_at = models.DateTimeField(null=True, blank=True)
     firmware_status = models.CharField(max_length=32, blank=True)
     diagnostics_status = models.CharField(max_length=32, blank=True)
+    # Last SecurityEventNotification (1.6 security whitepaper §5.15); every one is in the journal.
+    security_event = models.CharField(max_length=50, blank=True)
+    security_event_info = models.CharField(max_length=255, blank=True)
+    security_event_at = models.DateTimeField(null=True, blank=True)
 
     # Security profile 1 (HTTP Basic). Empty: the station connects without a password.
     password_hash = models.CharField(max_length=256, blank=True)
@@ -218,6 +222,8 @@ class OcppCall(models.Model):
         "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     source = models.CharField(max_length=32, blank=True)  # portal, task, cli, ...
+    # The websocket connection that sent it: its disconnect marks exactly its in-flight call offline.
+    connection_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -227,6 +233,12 @@ class OcppCall(models.Model):
         indexes = [
             # The dispatcher's "next pending call for this station" and "is one outstanding" queries.
             models.Index(fields=["station", "status", "id"], name="ocppcall_station_status_idx"),
+            # The per-process sweeper: "which stations have pending/sent calls" without scanning history.
+            models.Index(
+                fields=["status", "station"],
+                condition=models.Q(status__in=["pending", "sent"]),
+                name="ocppcall_open_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -235,3 +247,242 @@ class OcppCall(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL
+
+
+# --- Portal: onboarding (Auto Configuration, Reset Device, EVSE IDs). Owned by the portal work. ----------
+
+
+class ConfigurationProfile(models.Model):
+    """The platform's required configuration: data operators edit in the admin, not code."""
+
+    name = models.CharField(max_length=100)
+    ocpp_version = models.CharField(max_length=16, default="1.6")
+    is_default = models.BooleanField(default=False)
+    description = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["name"], name="configprofile_unique_name"),
+            # profile_default() picks the one default profile per OCPP version.
+            models.UniqueConstraint(
+                fields=["ocpp_version"],
+                condition=models.Q(is_default=True),
+                name="configprofile_one_default_per_version",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ConfigurationProfileKey(models.Model):
+    class Generate(models.TextChoices):
+        NONE = "", "Fixed value"
+        # OCPP-J 1.6 §7 (errata 3.12) / security whitepaper A00.FR.205: 20 random bytes, 40 hex digits,
+        # fresh per station and per attempt, never stored in clear.
+        AUTHORIZATION_KEY = "authorization_key", "Fresh AuthorizationKey per station"
+
+    profile = models.ForeignKey(ConfigurationProfile, on_delete=models.CASCADE, related_name="keys")
+    # OCPP 1.6 §6.9 ChangeConfiguration.req: key CiString50Type, value CiString500Type.
+    key = models.CharField(max_length=50)
+    value = models.CharField(max_length=500, blank=True)
+    generate = models.CharField(max_length=32, choices=Generate.choices, blank=True, default="")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["profile", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "key"], name="configprofilekey_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}={'(generated)' if self.generate else self.value}"
+
+    @property
+    def is_secret(self) -> bool:
+        return self.generate == self.Generate.AUTHORIZATION_KEY
+
+
+class ConfigurationJob(models.Model):
+    """One Auto Configuration or Fix All run. A row with a status; the Celery/in-process task only
+    carries its id. At most one active job per station (constraint below): two clicks never send twice."""
+
+    class Kind(models.TextChoices):
+        AUTO = "auto", "Auto Configuration"
+        FIX_ALL = "fix_all", "Fix All"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Queued"
+        RUNNING = "running", "Running"
+        WAITING = "waiting", "Waiting for the station to reconnect"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    ACTIVE = (Status.PENDING, Status.RUNNING, Status.WAITING)
+
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="configuration_jobs")
+    profile = models.ForeignKey(ConfigurationProfile, on_delete=models.SET_NULL, null=True, blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.AUTO)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    reason = models.TextField(blank=True)  # why it waits or failed, in words an operator understands
+    requested_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    audit_event = models.ForeignKey(
+        "accounts.AuditEvent", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # The duplicate-click guard: a second job for a station with an active one fails to insert.
+            models.UniqueConstraint(
+                fields=["station"],
+                condition=models.Q(status__in=["pending", "running", "waiting"]),
+                name="configjob_one_active_per_station",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+
+class StationConfigurationKey(models.Model):
+    """One required key on one station and where it stands."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        ACCEPTED = "accepted", "Accepted"
+        REBOOT_REQUIRED = "reboot_required", "Reboot required"
+        REJECTED = "rejected", "Rejected"
+        NOT_SUPPORTED = "not_supported", "Not supported"
+        TIMED_OUT = "timed_out", "Timed out"
+        FAILED = "failed", "Failed"
+
+    OK = (State.ACCEPTED, State.REBOOT_REQUIRED)
+    FAILURES = (State.REJECTED, State.NOT_SUPPORTED, State.TIMED_OUT, State.FAILED)
+
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="configuration_keys")
+    key = models.CharField(max_length=50)
+    desired_value = models.CharField(max_length=500, blank=True)  # empty for secrets
+    is_secret = models.BooleanField(default=False)
+    reported_value = models.CharField(max_length=500, blank=True)  # from GetConfiguration
+    readonly = models.BooleanField(default=False)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    reason = models.CharField(max_length=300, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    job = models.ForeignKey(
+        ConfigurationJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="keys"
+    )
+    call = models.ForeignKey(OcppCall, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # Hash of the AuthorizationKey in flight; becomes Station.password_hash only once the station accepts.
+    pending_secret_hash = models.CharField(max_length=256, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["station", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["station", "key"], name="stationconfigkey_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.station_id}:{self.key} ({self.state})"
+
+    @property
+    def is_ok(self) -> bool:
+        return self.state in self.OK
+
+    @property
+    def is_failure(self) -> bool:
+        return self.state in self.FAILURES
+
+
+class StationReset(models.Model):
+    """A Reset Device request; progress is derived from the station's presence after requested_at."""
+
+    class Kind(models.TextChoices):
+        SOFT = "Soft", "Soft"
+        HARD = "Hard", "Hard"
+
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="resets")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.HARD)
+    call = models.ForeignKey(OcppCall, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    requested_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    audit_event = models.ForeignKey(
+        "accounts.AuditEvent", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} reset of {self.station_id}"
+
+
+class EvseIdBatch(models.Model):
+    country_code = models.CharField(max_length=2)
+    operator_id = models.CharField(max_length=3)
+    count = models.PositiveIntegerField()
+    created_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.count} × {self.country_code}*{self.operator_id}"
+
+
+class EvseId(models.Model):
+    """An EVSE ID for autopick (eMI3 / ISO 15118-2 Annex H format, e.g. NL*EFL*E000123)."""
+
+    class Status(models.TextChoices):
+        AVAILABLE = "available", "Available"
+        ASSIGNED = "assigned", "Assigned"
+
+    evse_id = models.CharField("EVSE ID", max_length=48)
+    country_code = models.CharField(max_length=2)
+    operator_id = models.CharField(max_length=3)
+    sequence = models.PositiveIntegerField()
+    batch = models.ForeignKey(
+        EvseIdBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="ids"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.AVAILABLE)
+    connector = models.OneToOneField(
+        Connector, on_delete=models.SET_NULL, null=True, blank=True, related_name="evse"
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["evse_id"]
+        constraints = [
+            # Printed on stickers and sent to roaming partners: one ID, one connector, ever.
+            models.UniqueConstraint(fields=["evse_id"], name="evseid_unique_evse_id"),
+            # Batch generation continues a (country, operator) sequence.
+            models.UniqueConstraint(
+                fields=["country_code", "operator_id", "sequence"], name="evseid_unique_sequence"
+            ),
+        ]
+        indexes = [
+            # Autopick: the next available ID in id order.
+            models.Index(fields=["status", "id"], name="evseid_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.evse_id

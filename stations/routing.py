@@ -1,6 +1,16 @@
-# Filled in by the OCPP endpoint (stations/consumers.py). The identity is the last path segment:
-# OCPP-J 1.6 §3.1.1 "ws://HOST/ocpp/<chargeBoxIdentity>".
-ocpp_websocket_urlpatterns: list = []
+from django.urls import re_path
+
+from .consumers import OcppConsumer
+from .ocpp import daphne_denial
+
+# 401/404 on refused handshakes instead of daphne's fixed 403 (see stations/ocpp/daphne_denial.py).
+daphne_denial.install()
+
+# OCPP-J 1.6 §3.1.1: "ws://HOST/ocpp/<chargeBoxIdentity>". Any last segment reaches the consumer, which
+# refuses invalid identities with 404 itself (a URL pattern miss would only close the socket).
+ocpp_websocket_urlpatterns: list = [
+    re_path(r"^ocpp/(?P<identity>.*)$", OcppConsumer.as_asgi()),
+]
 
 # Browser websockets (live portal updates), behind the origin validator and session auth in eflux/asgi.py.
 browser_websocket_urlpatterns: list = []

@@ -1,1 +1,21 @@
-urlpatterns: list = []
+from django.urls import path
+from django.views.generic import RedirectView
+
+from . import views
+
+app_name = "stations"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="stations:list", permanent=False), name="home"),
+    path("stations/", views.station_list, name="list"),
+    path("stations/<int:pk>/", views.station_detail, name="detail"),
+    path("stations/<int:pk>/configuration/", views.station_configuration, name="configuration"),
+    path("stations/<int:pk>/configuration/run/", views.station_auto_configuration, name="auto_configuration"),
+    path("stations/<int:pk>/reset/", views.station_reset, name="reset"),
+    path("stations/<int:pk>/connectors/", views.station_connectors, name="connectors"),
+    path("stations/<int:pk>/settings/", views.station_settings, name="settings"),
+    path("stations/<int:pk>/commands/", views.station_commands, name="commands"),
+    path("evse-ids/", views.evse_id_list, name="evse_ids"),
+    path("evse-ids/export.csv", views.evse_id_export, name="evse_id_export"),
+    path("evse-ids/<str:evse_id>/", views.evse_id_detail, name="evse_id_detail"),
+]

@@ -1,6 +1,118 @@
 """OCPP 1.6 transaction messages (Authorize, StartTransaction, MeterValues, StopTransaction).
-A mixin of the v16 ChargePoint: handlers translate to billing services and answer only after the commit."""
+A mixin of the v16 ChargePoint (stations/ocpp/v16.py): the handlers only translate to billing services.
+
+Each handler awaits its @transaction.atomic service, so the CALLRESULT leaves only after the commit. Any
+exception (database down, lock timeout, a bug) propagates to the ocpp library, which answers CALLERROR
+InternalError: OCPP-J errata §3.3 makes a CallError the "failure to process the message" of 1.6 §3.7.1, so
+the station keeps the message and retries it (TransactionMessageAttempts/RetryInterval). A confirmation is
+therefore only ever sent for data that is stored."""
+
+from functools import partial
+
+from channels.db import database_sync_to_async
+from django.utils import timezone
+from ocpp.routing import on
+from ocpp.v16 import call_result
+from ocpp.v16.enums import Action
+
+from billing import services
+from billing.group_commit import GroupCommit
+
+# Off the process's single ORM thread (database_sync_to_async is thread-sensitive by default, and every
+# station's journal writes queue there): transaction writes of different stations commit in parallel on
+# the default executor. One station's messages stay in order, since its ChargePoint handles one frame at a
+# time. DatabaseSyncToAsync still closes stale connections before and after each call, so a database
+# restart heals on the next message.
+_db = partial(database_sync_to_async, thread_sensitive=False)
+
+
+# MeterValues are most of the traffic: concurrent ones of all stations of this process share one transaction
+# (one SELECT, one INSERT, one UPDATE). Each station still gets its answer only after that commit.
+_meter_values = GroupCommit(_db(services.meter_values_record_many))
+
+
+def _id_tag_info(decision) -> dict:
+    # call_result payloads go through the library's snake->camel conversion; give snake_case keys.
+    info = {"status": decision.status}
+    wire = decision.id_tag_info()
+    if "expiryDate" in wire:
+        info["expiry_date"] = wire["expiryDate"]
+    if "parentIdTag" in wire:
+        info["parent_id_tag"] = wire["parentIdTag"]
+    return info
 
 
 class TransactionHandlersV16:
-    pass
+    station_pk: int
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_tag: str, **kwargs):
+        decision = await _db(services.authorize_id_tag)(station_id=self.station_pk, id_tag=id_tag)
+        return call_result.Authorize(id_tag_info=_id_tag_info(decision))
+
+    @on(Action.start_transaction)
+    async def on_start_transaction(
+        self,
+        connector_id: int,
+        id_tag: str,
+        meter_start: int,
+        timestamp: str,
+        reservation_id: int | None = None,
+        call_unique_id: str = "",
+        **kwargs,
+    ):
+        session, decision = await _db(services.transaction_start)(
+            station_id=self.station_pk,
+            connector_id=connector_id,
+            id_tag=id_tag,
+            meter_start=meter_start,
+            timestamp=timestamp,
+            reservation_id=reservation_id,
+            message_id=call_unique_id,
+            received_at=timezone.now(),
+        )
+        return call_result.StartTransaction(
+            transaction_id=session.transaction_id, id_tag_info=_id_tag_info(decision)
+        )
+
+    @on(Action.meter_values)
+    async def on_meter_values(
+        self, connector_id: int, meter_value: list, transaction_id: int | None = None, **kwargs
+    ):
+        await _meter_values.submit(
+            dict(
+                station_id=self.station_pk,
+                connector_id=connector_id,
+                meter_value=meter_value,
+                transaction_id=transaction_id,
+                received_at=timezone.now(),
+            )
+        )
+        return call_result.MeterValues()
+
+    @on(Action.stop_transaction)
+    async def on_stop_transaction(
+        self,
+        transaction_id: int,
+        meter_stop: int,
+        timestamp: str,
+        id_tag: str | None = None,
+        reason: str | None = None,
+        transaction_data: list | None = None,
+        call_unique_id: str = "",
+        **kwargs,
+    ):
+        result = await _db(services.transaction_stop)(
+            station_id=self.station_pk,
+            transaction_id=transaction_id,
+            meter_stop=meter_stop,
+            timestamp=timestamp,
+            id_tag=id_tag,
+            reason=reason,
+            transaction_data=transaction_data,
+            message_id=call_unique_id,
+            received_at=timezone.now(),
+        )
+        if result.decision is None:
+            return call_result.StopTransaction()
+        return call_result.StopTransaction(id_tag_info=_id_tag_info(result.decision))

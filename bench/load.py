@@ -1,0 +1,368 @@
+#!/usr/bin/env python
+"""Load generator: N simulated OCPP 1.6J stations from one process (asyncio + websockets).
+
+Each station connects with subprotocol ocpp1.6, sends BootNotification and StatusNotification for connectors 0
+and 1, then sends Heartbeat / StatusNotification / MeterValues in turn so that all stations together send
+--rate calls per second, for --duration seconds. Like a charger, a station has at most one call outstanding
+(OCPP-J §4.1.1): when the server is slower than the schedule, that station's next call waits, so the
+achieved rate shows the server's capacity. Latency is measured from sending a CALL to receiving its
+CALLRESULT; the schedule is not corrected for that wait (coordinated omission), so read p99 as "at the
+achieved rate".
+
+Frames are built by hand, not with the ocpp library: its schema validation costs more client CPU per message
+than the server's whole round trip, and the client shares the machine with the server.
+
+    .venv/bin/python bench/load.py --url ws://127.0.0.1:8000/ocpp/ --stations 100 --rate 200 --duration 30
+
+Traffic only to 127.0.0.1 unless --allow-remote is given. The server must let one address register that many
+new stations (OCPP_NEW_STATIONS_PER_IP_PER_HOUR); bench/run_daphne.py sets that for its own server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import random
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urlparse
+
+import websockets
+from websockets.asyncio.client import connect
+
+SUBPROTOCOL = "ocpp1.6"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(q / 100 * len(sorted_values) + 0.5) - 1))
+    return sorted_values[index]
+
+
+@dataclass
+class Stats:
+    connect_ok: int = 0
+    boot_accepted: int = 0
+    connect_failed: Counter = field(default_factory=Counter)
+    errors: Counter = field(default_factory=Counter)
+    sent: Counter = field(default_factory=Counter)
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    steady_answered: int = 0  # answered inside the measured window
+    steady_end: float = float("inf")
+    closed_early: int = 0
+
+    def latency_summary(self, actions: list[str] | None = None) -> dict:
+        values = sorted(
+            itertools.chain.from_iterable(
+                v for k, v in self.latencies.items() if actions is None or k in actions
+            )
+        )
+        return {
+            "count": len(values),
+            "p50_ms": percentile(values, 50) * 1000,
+            "p90_ms": percentile(values, 90) * 1000,
+            "p99_ms": percentile(values, 99) * 1000,
+            "max_ms": (values[-1] if values else float("nan")) * 1000,
+        }
+
+
+class Station:
+    """One websocket, one outstanding call at a time."""
+
+    def __init__(self, ws, ocpp_id: str, stats: Stats, timeout: float):
+        self.ws, self.ocpp_id, self.stats, self.timeout = ws, ocpp_id, stats, timeout
+        self.pending: dict[str, asyncio.Future] = {}
+        self.meter_wh = random.randint(0, 10_000_000)
+        self.reader = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                frame = json.loads(raw)
+                if frame[0] in (3, 4):
+                    future = self.pending.pop(frame[1], None)
+                    if future and not future.done():
+                        future.set_result(frame)
+                elif frame[0] == 2:
+                    # The server asked us something (e.g. configuration after boot): a bench station declines.
+                    await self.ws.send(json.dumps([4, frame[1], "NotImplemented", "bench station", {}]))
+        except websockets.exceptions.ConnectionClosed:
+            pass
+        finally:
+            for future in self.pending.values():
+                if not future.done():
+                    future.set_exception(ConnectionError("connection closed"))
+
+    async def call(self, action: str, payload: dict, *, steady: bool = False) -> dict | None:
+        message_id = str(uuid.uuid4())
+        future = asyncio.get_running_loop().create_future()
+        self.pending[message_id] = future
+        started = time.perf_counter()
+        self.stats.sent[action] += 1
+        try:
+            await self.ws.send(json.dumps([2, message_id, action, payload], separators=(",", ":")))
+            frame = await asyncio.wait_for(future, self.timeout)
+        except TimeoutError:
+            self.pending.pop(message_id, None)
+            self.stats.errors[f"{action}: timeout"] += 1
+            return None
+        except (ConnectionError, websockets.exceptions.ConnectionClosed):
+            self.stats.errors[f"{action}: connection closed"] += 1
+            raise
+        elapsed = time.perf_counter() - started
+        if frame[0] == 4:
+            self.stats.errors[f"{action}: CALLERROR {frame[2]}"] += 1
+            return None
+        self.stats.latencies[action].append(elapsed)
+        if steady and time.monotonic() <= self.stats.steady_end:
+            self.stats.steady_answered += 1
+        return frame[2]
+
+    def next_message(self, n: int) -> tuple[str, dict]:
+        kind = n % 3
+        if kind == 0:
+            return "Heartbeat", {}
+        if kind == 1:
+            status = "Available" if n % 2 else "Preparing"
+            return "StatusNotification", {
+                "connectorId": 1,
+                "errorCode": "NoError",
+                "status": status,
+                "timestamp": now_iso(),
+            }
+        self.meter_wh += random.randint(50, 300)
+        return "MeterValues", {
+            "connectorId": 1,
+            "meterValue": [
+                {
+                    "timestamp": now_iso(),
+                    "sampledValue": [
+                        {
+                            "value": str(self.meter_wh),
+                            "measurand": "Energy.Active.Import.Register",
+                            "unit": "Wh",
+                            "context": "Sample.Periodic",
+                        },
+                        {"value": "11040", "measurand": "Power.Active.Import", "unit": "W"},
+                    ],
+                }
+            ],
+        }
+
+
+async def run_station(
+    index: int, args, stats: Stats, t0: float, up: asyncio.Event, release: asyncio.Event
+) -> None:
+    ocpp_id = f"{args.prefix}-{index:05d}"
+    reported = False
+
+    def report_up(accepted: bool) -> None:
+        # Every station reports once, booted or not, so the measured window never waits for a lost one.
+        nonlocal reported
+        if not reported:
+            reported = True
+            args.reported += 1
+            if args.reported >= args.stations:
+                up.set()
+
+    await asyncio.sleep(max(0.0, t0 + args.ramp * index / max(args.stations, 1) - time.monotonic()))
+    url = args.url.rstrip("/") + "/" + ocpp_id
+    try:
+        ws = await connect(
+            url,
+            subprotocols=[SUBPROTOCOL],
+            open_timeout=args.timeout,
+            ping_interval=None,
+            compression=None,
+            max_queue=64,
+        )
+    except Exception as exc:  # noqa: BLE001 - counted and reported, a load test carries on
+        stats.connect_failed[_reason(exc)] += 1
+        report_up(False)
+        return
+    station = Station(ws, ocpp_id, stats, args.timeout)
+    try:
+        if ws.subprotocol != SUBPROTOCOL:
+            stats.connect_failed["no ocpp1.6 subprotocol"] += 1
+            return
+        stats.connect_ok += 1
+        boot = await station.call(
+            "BootNotification",
+            {
+                "chargePointVendor": "EfluxBench",
+                "chargePointModel": "LOAD-1",
+                "chargePointSerialNumber": ocpp_id[:25],
+                "firmwareVersion": "bench",
+            },
+        )
+        accepted = bool(boot and boot.get("status") == "Accepted")
+        stats.boot_accepted += accepted
+        for connector in (0, 1):
+            await station.call(
+                "StatusNotification",
+                {
+                    "connectorId": connector,
+                    "errorCode": "NoError",
+                    "status": "Available",
+                    "timestamp": now_iso(),
+                },
+            )
+        report_up(accepted)
+        await release.wait()  # all stations are up (or failed): the measured window starts together
+        if args.rate > 0:
+            interval = args.stations / args.rate
+            next_at = time.monotonic() + random.random() * interval
+            n = index
+            while True:
+                delay = next_at - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if time.monotonic() >= args.steady_end:
+                    break
+                action, payload = station.next_message(n)
+                n += 1
+                await station.call(action, payload, steady=True)
+                next_at += interval
+        else:
+            await args.hold_until.wait()
+    except (ConnectionError, websockets.exceptions.ConnectionClosed):
+        stats.closed_early += 1
+    finally:
+        report_up(False)
+        await ws.close()
+        station.reader.cancel()
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, websockets.exceptions.InvalidStatus):
+        return f"HTTP {exc.response.status_code}"
+    return type(exc).__name__
+
+
+async def run(args, on_connected=None) -> dict:
+    """Run the load; `on_connected` (async, optional) is awaited once every station has booted or failed,
+    before the measured window starts (bench/run_daphne.py measures memory there)."""
+    host = urlparse(args.url).hostname
+    if host not in ("127.0.0.1", "localhost", "::1") and not args.allow_remote:
+        raise SystemExit(f"refusing to load {host}: only 127.0.0.1 unless --allow-remote")
+    stats = Stats()
+    connected, release = asyncio.Event(), asyncio.Event()
+    args.hold_until = asyncio.Event()
+    args.reported = 0
+    t0 = time.monotonic()
+    tasks = [
+        asyncio.ensure_future(run_station(i, args, stats, t0, connected, release))
+        for i in range(args.stations)
+    ]
+    await connected.wait()
+    connect_seconds = time.monotonic() - t0
+    boot_latency = stats.latency_summary(["BootNotification"])
+    if on_connected is not None:
+        await on_connected(stats)
+    args.steady_end = stats.steady_end = time.monotonic() + args.duration
+    before = dict(stats.errors)
+    release.set()
+    if args.rate <= 0:
+        # Idle stations: hold the connections for --duration, or until the caller sets args.hold.
+        hold = getattr(args, "hold", None)
+        await (hold.wait() if hold is not None else asyncio.sleep(args.duration))
+        args.hold_until.set()
+    steady_latencies = {k: [] for k in ("Heartbeat", "StatusNotification", "MeterValues")}
+    # Steady-state latencies only: drop what the boot phase recorded for the same actions.
+    boot_counts = {k: len(stats.latencies[k]) for k in steady_latencies}
+    await asyncio.gather(*tasks)
+    for k in steady_latencies:
+        steady_latencies[k] = stats.latencies[k][boot_counts[k] :]
+    steady = Stats(latencies=defaultdict(list, steady_latencies))
+    errors_in_window = Counter(stats.errors)
+    errors_in_window.subtract(before)
+    result = {
+        "url": args.url,
+        "stations": args.stations,
+        "connected": stats.connect_ok,
+        "boot_accepted": stats.boot_accepted,
+        "connect_failed": dict(stats.connect_failed),
+        "connect_seconds": round(connect_seconds, 2),
+        "boot_latency": boot_latency,
+        "target_rate": args.rate,
+        "duration": args.duration,
+        "steady_calls": stats.steady_answered,
+        "calls_per_second": round(stats.steady_answered / args.duration, 1),
+        "steady_latency": steady.latency_summary(),
+        "steady_latency_by_action": {k: steady.latency_summary([k]) for k in steady_latencies},
+        "errors": {k: v for k, v in stats.errors.items() if v},
+        "errors_in_window": {k: v for k, v in errors_in_window.items() if v},
+        "closed_early": stats.closed_early,
+    }
+    return result
+
+
+def report(result: dict) -> str:
+    lat = result["steady_latency"]
+    boot = result["boot_latency"]
+    lines = [
+        f"stations: {result['stations']} requested, {result['connected']} connected, "
+        f"{result['boot_accepted']} boots accepted in {result['connect_seconds']} s"
+        + (f", failed: {result['connect_failed']}" if result["connect_failed"] else ""),
+        f"boot latency: p50 {boot['p50_ms']:.1f} ms, p99 {boot['p99_ms']:.1f} ms, max {boot['max_ms']:.1f} ms",
+    ]
+    if result["target_rate"] > 0:
+        lines += [
+            f"calls: {result['steady_calls']} answered in {result['duration']} s = "
+            f"{result['calls_per_second']} calls/s (target {result['target_rate']})",
+            f"latency: p50 {lat['p50_ms']:.1f} ms, p90 {lat['p90_ms']:.1f} ms, "
+            f"p99 {lat['p99_ms']:.1f} ms, max {lat['max_ms']:.1f} ms",
+        ]
+        for action, summary in result["steady_latency_by_action"].items():
+            if summary["count"]:
+                lines.append(
+                    f"  {action}: {summary['count']} calls, p50 {summary['p50_ms']:.1f} ms, "
+                    f"p99 {summary['p99_ms']:.1f} ms"
+                )
+    else:
+        lines.append(f"held {result['connected']} idle connections for {result['duration']} s")
+    lines.append(f"errors: {result['errors'] or 'none'}; connections closed early: {result['closed_early']}")
+    return "\n".join(lines)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--url", default="ws://127.0.0.1:8000/ocpp/", help="OCPP base URL (default %(default)s)")
+    p.add_argument("--stations", type=int, default=50, help="number of stations (default %(default)s)")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=100,
+        help="calls/s from all stations together; 0 = idle (default %(default)s)",
+    )
+    p.add_argument("--duration", type=float, default=20, help="measured seconds (default %(default)s)")
+    p.add_argument("--ramp", type=float, default=5, help="spread the connects over this many seconds")
+    p.add_argument("--prefix", default="BENCH", help="OCPP IDs are PREFIX-00000, PREFIX-00001, ...")
+    p.add_argument("--timeout", type=float, default=30, help="per-call and connect timeout (s)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--allow-remote", action="store_true", help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    if args.stations < 1 or args.duration <= 0 or args.duration > 600:
+        raise SystemExit("--stations >= 1 and 0 < --duration <= 600")
+    result = asyncio.run(run(args))
+    print(json.dumps(result, indent=2) if args.json else report(result))
+    return 0 if result["connected"] == args.stations and not result["errors"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

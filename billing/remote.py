@@ -1,0 +1,110 @@
+"""Remote start and stop (OCPP 1.6 §5.11, §5.12) from the portal, through the call service.
+
+Remote start asks the same authorization decision as Authorize/StartTransaction before anything is sent: a
+card that would be refused at the station is refused here, with the reason. The station's answer is shown
+as it came (Accepted / Rejected / CALLERROR / no answer / offline) and recorded in the audit trail. These
+functions block until the station answers or the call times out, so they never run inside a database
+transaction (the call row must be visible to the consumer that sends it)."""
+
+from dataclasses import dataclass
+
+from accounts.audit import audit_record
+from billing.authorization import REASON_LABELS, authorize, normalize_id_tag
+from billing.models import ChargingSession
+
+
+@dataclass
+class RemoteResult:
+    ok: bool
+    message: str
+    call_status: str = ""
+    answer: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "message": self.message,
+            "call_status": self.call_status,
+            "answer": self.answer,
+        }
+
+
+def _outcome(call, action: str) -> RemoteResult:
+    from stations.models import OcppCall
+
+    status = call.status
+    if status == OcppCall.Status.ANSWERED:
+        answer = str((call.response or {}).get("status", ""))
+        return RemoteResult(answer == "Accepted", f"{action}: the station answered {answer}.", status, answer)
+    if status == OcppCall.Status.CALL_ERROR:
+        text = f"{action}: the station answered CALLERROR {call.error_code}"
+        if call.error_description:
+            text += f" ({call.error_description})"
+        return RemoteResult(False, text + ".", status, call.error_code)
+    if status == OcppCall.Status.TIMED_OUT:
+        return RemoteResult(False, f"{action}: no answer from the station in time.", status)
+    if status == OcppCall.Status.OFFLINE:
+        return RemoteResult(False, f"{action}: the station is offline.", status)
+    return RemoteResult(False, f"{action}: {call.get_status_display()}.", status)
+
+
+def _call(*, station, action: str, payload: dict, acting_user):
+    from stations import calls
+
+    return calls.call_and_wait(
+        station=station, action=action, payload=payload, requested_by=acting_user, source="portal"
+    )
+
+
+def session_remote_start(*, station, id_tag: str, connector_id: int, acting_user) -> RemoteResult:
+    tag = normalize_id_tag(id_tag)
+    decision = authorize(station=station, id_tag=tag)
+    changes = {"idTag": [None, tag], "connectorId": [None, str(connector_id)]}
+    if not decision.accepted:
+        result = RemoteResult(
+            False,
+            f"Not started: {REASON_LABELS.get(decision.reason, decision.reason)} ({decision.status}).",
+            answer=decision.status,
+        )
+    else:
+        call = _call(
+            station=station,
+            action="RemoteStartTransaction",
+            payload={"connectorId": connector_id, "idTag": tag},
+            acting_user=acting_user,
+        )
+        result = _outcome(call, "Remote start")
+    audit_record(
+        actor=acting_user,
+        action="session.remote_start",
+        obj=station,
+        station=station,
+        account=station.account,
+        changes=changes,
+        result=result.as_dict(),
+    )
+    return result
+
+
+def session_remote_stop(*, session: ChargingSession, acting_user) -> RemoteResult:
+    station = session.station
+    if not session.is_active or not session.transaction_id:
+        result = RemoteResult(False, "Not sent: the session is not running.")
+    else:
+        call = _call(
+            station=station,
+            action="RemoteStopTransaction",
+            payload={"transactionId": session.transaction_id},
+            acting_user=acting_user,
+        )
+        result = _outcome(call, "Remote stop")
+    audit_record(
+        actor=acting_user,
+        action="session.remote_stop",
+        obj=session,
+        station=station,
+        account=station.account,
+        changes={"transactionId": [None, str(session.transaction_id)]},
+        result=result.as_dict(),
+    )
+    return result

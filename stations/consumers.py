@@ -1,0 +1,212 @@
+"""The OCPP-J websocket endpoint: one consumer per charger connection.
+
+Channels runs a consumer's handlers one at a time, so nothing here ever awaits the station (STYLE.md
+trap 1): receive() only queues the frame; the ChargePoint loop reads that queue in its own task; calls to
+the station run in a second task that takes them one by one from the database (stations/calls.py)."""
+
+import asyncio
+import base64
+import logging
+import uuid
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from . import calls, services
+from .ocpp import daphne_denial, registry
+from .ocpp.versions import CHARGE_POINT_CLASSES, choose_subprotocol
+
+logger = logging.getLogger(__name__)
+
+# RFC 6455 §7.4.1 has 1002 (protocol error) and 1009 (too big), but autobahn under daphne lets an application
+# close only with 1000 or 3000-4999 (and daphne drops the reason): refusals close with 1000 and are logged.
+CLOSE_NORMAL = 1000
+
+
+def station_group(station_pk: int) -> str:
+    return f"ocpp.station.{station_pk}"
+
+
+class _Connection:
+    """What the `ocpp` ChargePoint reads from and writes to."""
+
+    def __init__(self, consumer: "OcppConsumer"):
+        self.consumer = consumer
+        self.frames: asyncio.Queue[str] = asyncio.Queue()
+
+    async def recv(self) -> str:
+        return await self.frames.get()
+
+    async def send(self, text: str) -> None:
+        await self.consumer.send(text_data=text)
+
+
+class OcppConsumer(AsyncWebsocketConsumer):
+    station_pk: int | None = None
+    connection_id: str = ""
+    cp = None
+
+    async def websocket_connect(self, message):
+        ocpp_id = self.scope["url_route"]["kwargs"]["identity"]
+        # OCPP-J 1.6 §3.2: an identity the Central System does not accept gets HTTP 404.
+        if not services.identity_is_valid(ocpp_id):
+            await self._deny(404)
+            return
+        subprotocol = choose_subprotocol(self.scope.get("subprotocols") or [])
+        if subprotocol is None:
+            # OCPP-J 1.6 §3.2: "complete the WebSocket handshake with a response without a
+            # Sec-WebSocket-Protocol header and then immediately close the WebSocket connection."
+            await self.accept()
+            await self.close(code=CLOSE_NORMAL)
+            return
+        remote = (self.scope.get("client") or [None])[0]
+        admission = await database_sync_to_async(services.station_admit)(ocpp_id=ocpp_id, remote_addr=remote)
+        if admission.outcome == "throttled":
+            logger.warning("refused new station %r from %s: registration limit reached", ocpp_id, remote)
+            await self._deny(404)
+            return
+        if admission.password_hash:
+            authorization = dict(self.scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+            # PBKDF2 is slow on purpose: verify on a worker thread, not the single ORM thread.
+            ok = await sync_to_async(services.basic_auth_ok, thread_sensitive=False)(
+                authorization=authorization, ocpp_id=ocpp_id, password_hash=admission.password_hash
+            )
+            if not ok:
+                logger.warning(
+                    "refused station %r from %s: HTTP Basic authentication failed", ocpp_id, remote
+                )
+                await self._deny(401, [(b"www-authenticate", b'Basic realm="OCPP", charset="UTF-8"')])
+                return
+
+        self.station_pk = admission.station_pk
+        self.connection_id = uuid.uuid4().hex
+        self.loop = asyncio.get_running_loop()
+        self._wake_event = asyncio.Event()
+        # Presence first, then the handshake: once the station sees 101, the database says it is online.
+        await database_sync_to_async(services.station_connect)(
+            station_pk=self.station_pk, connection_id=self.connection_id, ocpp_version=subprotocol
+        )
+        # Newest connection wins: any older socket of this station, in any process, closes itself.
+        group = station_group(self.station_pk)
+        await self.channel_layer.group_send(
+            group, {"type": "ocpp.superseded", "connection_id": self.connection_id}
+        )
+        await self.channel_layer.group_add(group, self.channel_name)
+        old = registry.local_consumer(self.station_pk)
+        if old is not None and old is not self:
+            await old.supersede()
+
+        self.connection = _Connection(self)
+        self.cp = CHARGE_POINT_CLASSES[subprotocol](
+            ocpp_id=ocpp_id,
+            connection=self.connection,
+            station_pk=self.station_pk,
+            connection_id=self.connection_id,
+        )
+        self.tasks = [
+            asyncio.create_task(self._run_charge_point()),
+            asyncio.create_task(self._run_calls()),
+        ]
+        await self.accept(subprotocol=subprotocol)
+        registry.register(self.station_pk, self)
+        self.wake()  # calls queued before this connection (none are: offline ones fail at once) or racing it
+
+    async def _deny(self, status: int, headers: list | None = None):
+        if daphne_denial.INSTALLED or "websocket.http.response" in (self.scope.get("extensions") or {}):
+            await self.base_send(
+                {"type": "websocket.http.response.start", "status": status, "headers": headers or []}
+            )
+            await self.base_send({"type": "websocket.http.response.body", "body": b""})
+        else:
+            await self.close()  # the server's plain refusal (403)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if text_data is None:
+            try:
+                text_data = (bytes_data or b"").decode("utf-8")
+            except UnicodeDecodeError:
+                text_data = base64.b64encode(bytes_data).decode()  # not JSON: answered FormationViolation
+        # Refused before parsing: a frame over the limit closes the connection (RFC 6455 "message too big").
+        limit = settings.OCPP_MAX_FRAME_BYTES
+        if len(text_data) > limit or (len(text_data) * 4 > limit and len(text_data.encode()) > limit):
+            logger.warning("station %s sent a frame over %s bytes; closing", self.station_pk, limit)
+            await self.close(code=CLOSE_NORMAL)
+            return
+        self.connection.frames.put_nowait(text_data)
+
+    async def disconnect(self, code):
+        if self.station_pk is None:
+            return
+        for task in getattr(self, "tasks", []):
+            task.cancel()
+        registry.unregister(self.station_pk, self)
+        await self.channel_layer.group_discard(station_group(self.station_pk), self.channel_name)
+        was_current = await database_sync_to_async(services.station_disconnect)(
+            station_pk=self.station_pk, connection_id=self.connection_id
+        )
+        if not was_current:
+            # Superseded: the call this socket had outstanding is settled now, so the newer connection
+            # (here or in another process) may send the next one.
+            newer = registry.local_consumer(self.station_pk)
+            if newer is not None:
+                newer.wake()
+            else:
+                await self.channel_layer.group_send(station_group(self.station_pk), {"type": "ocpp.wake"})
+
+    # --- channel layer events (handlers must return quickly) ----------------------------------------
+
+    async def ocpp_superseded(self, event):
+        if event["connection_id"] != self.connection_id:
+            await self.supersede()
+
+    async def ocpp_wake(self, event):
+        self.wake()
+
+    async def supersede(self):
+        logger.info(
+            "station %s: connection %s superseded by a newer one", self.station_pk, self.connection_id
+        )
+        await self.close(code=CLOSE_NORMAL)
+
+    def wake(self):
+        self._wake_event.set()
+
+    # --- the two tasks ------------------------------------------------------------------------------
+
+    async def _run_charge_point(self):
+        try:
+            await self.cp.start()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("station %s: charge point loop failed", self.station_pk)
+            await self.close(code=CLOSE_NORMAL)
+
+    async def _run_calls(self):
+        """The station's call queue: claim the oldest pending call, send it, wait for the answer or the
+        timeout, record it, next. One outstanding call per station (OCPP-J 1.6 §4.1.1)."""
+        claim = database_sync_to_async(calls.call_claim_next)
+        record = database_sync_to_async(calls.call_record_outcome)
+        while True:
+            await self._wake_event.wait()
+            self._wake_event.clear()
+            while True:
+                claimed = await claim(station_pk=self.station_pk, connection_id=self.connection_id)
+                if claimed is None:
+                    break
+                try:
+                    outcome = await self.cp.send_call(
+                        message_id=claimed.message_id,
+                        action=claimed.action,
+                        payload=claimed.payload,
+                        timeout=claimed.timeout,
+                        journal_id=claimed.journal_id,
+                    )
+                except asyncio.CancelledError:
+                    raise  # disconnect: station_disconnect marks this call offline
+                except Exception as e:
+                    logger.exception("station %s: sending call %s failed", self.station_pk, claimed.call_id)
+                    outcome = calls.failed_outcome(str(e))
+                await record(call_id=claimed.call_id, outcome=outcome)

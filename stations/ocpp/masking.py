@@ -1,0 +1,31 @@
+"""Secrets never reach the journal: the AuthorizationKey value (OCPP-J 1.6 §6.4 / errata 3.12, the HTTP
+Basic password) is masked wherever a {"key": "AuthorizationKey", "value": ...} pair appears: in
+ChangeConfiguration.req and in GetConfiguration.conf (a charger may wrongly report the write-only key)."""
+
+import json
+
+MASK = "********"
+SECRET_KEYS = {"authorizationkey"}
+
+
+def mask(obj):
+    if isinstance(obj, dict):
+        out = {k: mask(v) for k, v in obj.items()}
+        key = obj.get("key")
+        if isinstance(key, str) and key.lower() in SECRET_KEYS and "value" in out:
+            out["value"] = MASK
+        return out
+    if isinstance(obj, list):
+        return [mask(v) for v in obj]
+    return obj
+
+
+def mask_raw(text: str) -> str:
+    # A frame that failed to parse cannot be masked field by field; keep it only if it cannot hold a secret.
+    if "authorizationkey" in text.lower():
+        return "<frame withheld: it mentions AuthorizationKey and could not be parsed>"
+    return text
+
+
+def dumps(frame) -> str:
+    return json.dumps(mask(frame), separators=(",", ":"), ensure_ascii=False)

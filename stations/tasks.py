@@ -1,0 +1,45 @@
+"""Background work for stations. Tasks take ids, re-fetch, and call a service (STYLE.md)."""
+
+from celery import shared_task
+
+from .calls import call_and_wait, call_wait, wake
+from .models import OcppCall, Station
+
+# --- OCPP calls (stations/calls.py) ----------------------------------------------------------------
+
+
+@shared_task
+def send_call(call_id: int) -> str:
+    """Make sure a queued call reaches its station (wake the consumer holding it) and wait for the outcome.
+    For code that creates the OcppCall row in a transaction and hands the rest to a worker."""
+    call = OcppCall.objects.get(pk=call_id)
+    if not call.is_final:
+        wake(call.station_id)
+        call = call_wait(call)
+    return call.status
+
+
+@shared_task
+def call_station(station_id: int, action: str, payload: dict, source: str = "task") -> int:
+    """Send `action` to a station from a worker and record the outcome; returns the OcppCall id."""
+    station = Station.objects.get(pk=station_id)
+    return call_and_wait(station=station, action=action, payload=payload, source=source).pk
+
+
+# --- Portal onboarding (issue #3; stations/setup.py) -------------------------------------------------
+
+
+@shared_task
+def configuration_job_run_task(job_id: int) -> None:
+    """Auto Configuration / Fix All: runs (or resumes) one ConfigurationJob row."""
+    from .setup import configuration_job_run
+
+    configuration_job_run(job_id=job_id)
+
+
+@shared_task
+def call_result_to_audit_task(call_id: int, audit_id: int) -> None:
+    """Store the station's answer to an operator's command (Reset, ChangeAvailability) in its audit event."""
+    from .setup import call_result_to_audit
+
+    call_result_to_audit(call_id=call_id, audit_id=audit_id)

@@ -1,0 +1,224 @@
+"""How the access matrix (test_access_matrix.py) calls every URL pattern, and who may do what.
+
+ONE ENTRY PER URL NAME ("namespace:name" when namespaced). A URL pattern without an entry fails the matrix
+with a message pointing here: when you add a view, add its entry in the same change.
+
+An entry says
+- kwargs(w): the URL kwargs built from a World `w` (the objects of one account, see below); None when the
+  pattern has no parameters;
+- get: the roles that may GET the page for their own objects (200); every other role is refused
+  (403, or 404 when the object is hidden from it), and every role but the operator gets 404 for a foreign
+  object;
+- post: the roles whose POST works (post_status), or None when the view takes no POST worth checking;
+  post_data(w) is the body (files in post_files(w)); refused roles get 403/404 and nothing is written
+  (no OcppCall is queued, no AuditEvent is recorded);
+- query: a query string for the GET (e.g. an htmx lookup); htmx=True also checks the htmx partial.
+
+Roles: "operator", "account_admin", "billing_admin", "fst" (Field Service Technician of the account that
+services the station), "driver" (holder of the card). foreign_user is an "account_admin" of another account.
+
+A World `w` has: account, station (connectors 1 and 2; EVSE ID on connector 1), connector, card,
+access_group, location, membership (a driver's membership), session (a completed charging session with
+w.card at w.station), pending_station (in Activation pending, no account yet), evse_id.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+OPERATOR = "operator"
+ACCOUNT_ADMIN = "account_admin"
+BILLING_ADMIN = "billing_admin"
+FST = "fst"
+DRIVER = "driver"
+ROLES = (OPERATOR, ACCOUNT_ADMIN, BILLING_ADMIN, FST, DRIVER)
+
+NOBODY: frozenset = frozenset()
+OPERATORS = frozenset({OPERATOR})
+MANAGERS = frozenset({OPERATOR, ACCOUNT_ADMIN})
+FULL = frozenset({OPERATOR, ACCOUNT_ADMIN, BILLING_ADMIN})
+CARD_READERS = FULL | {DRIVER}
+# Technical station pages: technicians see them; prices stay out (checked by test_field_service).
+STATION_READERS = FULL | {FST}
+STATION_MANAGERS = MANAGERS | {FST}
+EVERYONE = frozenset(ROLES)
+
+
+@dataclass(frozen=True)
+class Entry:
+    kwargs: Callable | None = None
+    get: frozenset = NOBODY
+    post: frozenset | None = None
+    post_data: Callable | None = None
+    post_files: Callable | None = None
+    post_status: tuple = (302,)
+    get_status: tuple = (200,)
+    query: str = ""
+    htmx: bool = False
+    # An allowed POST must leave a trace (an AuditEvent or a queued OcppCall). False for commands to an
+    # offline station that are refused by the station's state, not by access.
+    post_records: bool = True
+    # What a non-operator gets for another account's object. 404 everywhere, except pages that refuse the
+    # role before looking at the object (operator-only pages answer 403 whatever the object).
+    foreign_status: tuple = (404,)
+    # Pages anyone may open without logging in (none so far besides the excluded login/reset pages).
+    public: bool = False
+
+
+def pk(name):
+    return lambda w: {"pk": getattr(w, name).pk}
+
+
+def _card_csv(w):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    body = f"id_tag,label\nMATRIX{w.account.pk:04d}A,matrix card\n".encode()
+    return {"file": SimpleUploadedFile("cards.csv", body, content_type="text/csv")}
+
+
+REGISTRY: dict[str, Entry] = {
+    # --- accounts (issue #4) --------------------------------------------------------------------------
+    "account_list": Entry(get=EVERYONE),
+    "account_create": Entry(
+        get=OPERATORS,
+        post=OPERATORS,
+        post_data=lambda w: {"name": "Matrix Co", "kind": "company", "vat_rate": "21.00"},
+    ),
+    # Every member sees their account's page (name, own role); only admins change it. The technician's own
+    # account is the service company, not the station's account: the station's account is hidden from it.
+    "account_detail": Entry(
+        kwargs=pk("account"),
+        get=CARD_READERS,
+        post=FULL,
+        post_data=lambda w: {"name": w.account.name + " (renamed)", "kind": "company", "vat_rate": "20.00"},
+    ),
+    "account_member_add": Entry(
+        kwargs=pk("account"),
+        post=MANAGERS,
+        post_data=lambda w: {"user": w.outsider.username, "role": "driver"},
+    ),
+    "membership_edit": Entry(
+        kwargs=pk("membership"),
+        post=MANAGERS,
+        post_data=lambda w: {"role": "billing_admin"},
+    ),
+    "station_activation": Entry(
+        get=MANAGERS,
+        post=MANAGERS,
+        post_data=lambda w: {
+            "query": w.pending_station.ocpp_id,
+            "account": w.account.pk,
+            "billing_plan": w.station.billing_plan_id,
+            "location": w.location.pk,
+        },
+        query="?query=PENDING",
+        htmx=True,
+    ),
+    "card_list": Entry(get=CARD_READERS, htmx=True),
+    "card_create": Entry(
+        get=MANAGERS,
+        post=MANAGERS,
+        post_data=lambda w: {
+            "id_tag": f"NEW{w.account.pk:04d}",
+            "kind": "own",
+            "account": w.account.pk,
+            "status": "active",
+        },
+    ),
+    "card_import": Entry(
+        get=MANAGERS,
+        post=MANAGERS,
+        post_data=lambda w: {"account": w.account.pk},
+        post_files=_card_csv,
+    ),
+    # A driver opens their own card read-only.
+    "card_edit": Entry(
+        kwargs=pk("card"),
+        get=CARD_READERS,
+        post=MANAGERS,
+        post_data=lambda w: {
+            "id_tag": w.card.id_tag,
+            "label": "renamed",
+            "kind": "own",
+            "account": w.account.pk,
+            "status": "active",
+        },
+    ),
+    "card_status": Entry(kwargs=pk("card"), post=MANAGERS, post_data=lambda w: {"status": "blocked"}),
+    "access_group_list": Entry(get=FULL),
+    "access_group_create": Entry(
+        get=MANAGERS,
+        post=MANAGERS,
+        post_data=lambda w: {
+            "account": w.account.pk,
+            "name": "Matrix group",
+            "terms": "free",
+            "currency": "EUR",
+        },
+    ),
+    "access_group_edit": Entry(
+        kwargs=pk("access_group"),
+        get=FULL,
+        post=MANAGERS,
+        post_data=lambda w: {
+            "name": "Renamed group",
+            "terms": "reduced",
+            "price_per_kwh": "0.10",
+            "currency": "EUR",
+            "cards": [w.card.pk],
+            "stations": [w.station.pk],
+        },
+    ),
+    "access_group_delete": Entry(kwargs=pk("access_group"), post=MANAGERS),
+    "access_group_import": Entry(kwargs=pk("access_group"), post=MANAGERS, post_files=_card_csv),
+    "location_list": Entry(get=FULL),
+    "location_create": Entry(
+        get=MANAGERS,
+        post=MANAGERS,
+        post_data=lambda w: {
+            "account": w.account.pk,
+            "name": "Matrix car park",
+            "timezone": "Europe/Amsterdam",
+        },
+    ),
+    "location_edit": Entry(
+        kwargs=pk("location"),
+        get=FULL,
+        post=MANAGERS,
+        post_data=lambda w: {"account": w.account.pk, "name": "Renamed", "timezone": "UTC"},
+    ),
+    "audit_list": Entry(get=MANAGERS),
+    # --- stations (portal, H5) ------------------------------------------------------------------------
+    "stations:home": Entry(get=EVERYONE, get_status=(302,)),
+    # Drivers get an empty list (they see no stations); the list itself is scoped, checked elsewhere.
+    "stations:list": Entry(get=EVERYONE, htmx=True),
+    "stations:detail": Entry(kwargs=pk("station"), get=STATION_READERS),
+    "stations:configuration": Entry(kwargs=pk("station"), get=STATION_READERS, htmx=True),
+    "stations:auto_configuration": Entry(kwargs=pk("station"), post=STATION_MANAGERS),
+    "stations:reset": Entry(
+        kwargs=pk("station"), post=STATION_MANAGERS, post_data=lambda w: {"kind": "Soft"}
+    ),
+    "stations:connectors": Entry(kwargs=pk("station"), get=STATION_READERS),
+    # Settings carry prices: technicians never see them (404, as if the page did not exist for them).
+    "stations:settings": Entry(kwargs=pk("station"), get=FULL),
+    "stations:commands": Entry(kwargs=pk("station"), get=STATION_READERS, htmx=True),
+    "stations:evse_ids": Entry(get=OPERATORS),
+    "stations:evse_id_export": Entry(get=OPERATORS),
+    # EVSE IDs are the platform's pool: operators only, for any account's IDs.
+    "stations:evse_id_detail": Entry(
+        kwargs=lambda w: {"evse_id": w.evse_id.evse_id}, get=OPERATORS, foreign_status=(403, 404)
+    ),
+    # --- charging sessions (H4) -----------------------------------------------------------------------
+    # Lists are scoped (drivers: own cards; technicians: none), checked in tests/billing.
+    "billing:session_list": Entry(get=EVERYONE, htmx=True),
+    "billing:session_export": Entry(get=EVERYONE),
+    "billing:session_detail": Entry(kwargs=pk("session"), get=CARD_READERS),
+    # Remote start/stop involve cards and money: operators and the station account's admins.
+    "billing:remote_panel": Entry(kwargs=pk("station"), get=MANAGERS, get_status=(200, 302), htmx=True),
+    "billing:remote_start": Entry(
+        kwargs=pk("station"),
+        post=MANAGERS,
+        post_data=lambda w: {"id_tag": w.card.id_tag, "connector_id": 1},
+        post_records=False,
+    ),
+    "billing:remote_stop": Entry(kwargs=pk("session"), post=MANAGERS, post_records=False),
+}

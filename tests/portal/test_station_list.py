@@ -1,0 +1,122 @@
+"""Charging Stations list: columns, search, filters, pagination, live partial and a constant query count."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts.models import Account, Location
+from stations.models import Station
+
+LIST = reverse("stations:list")
+
+
+def make_stations(n, prefix="S"):
+    account = Account.objects.create(name=f"Acc {prefix}")
+    location = Location.objects.create(account=account, name=f"Loc {prefix}")
+    Station.objects.bulk_create(
+        Station(
+            ocpp_id=f"{prefix}-{i:05d}",
+            serial_number=f"SN{prefix}{i:05d}",
+            account=account,
+            location=location,
+            is_connected=bool(i % 2),
+        )
+        for i in range(n)
+    )
+
+
+def count_queries(client, **params):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(LIST, params)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_query_count_is_the_same_for_10_and_1000_stations(client_for, operator):
+    client = client_for(operator)
+    make_stations(10, "A")
+    small = count_queries(client)
+    small_partial = count_queries(client, q="A-")
+    make_stations(990, "B")
+    assert Station.objects.count() == 1000
+    assert count_queries(client) == small
+    assert count_queries(client, q="B-") == small_partial
+
+
+def test_list_shows_the_columns_with_a_blue_ocpp_id_link(client_for, operator, own_station):
+    body = client_for(operator).get(LIST).content.decode()
+    assert (
+        f'<a class="ocpp-id" href="{reverse("stations:detail", args=[own_station.pk])}">ALICE-001</a>' in body
+    )
+    for text in (
+        "ACE0001",
+        "Alfen",
+        "Eve Single",
+        "Offline",
+        "Active",
+        "Alice Charging BV",
+        "Alice HQ car park",
+    ):
+        assert text in body
+
+
+def test_disabled_station_shows_as_disabled(client_for, operator, own_station):
+    Station.objects.filter(pk=own_station.pk).update(is_disabled=True)
+    body = client_for(operator).get(LIST).content.decode()
+    assert '<span class="badge disabled">Disabled</span>' in body
+
+
+@pytest.mark.parametrize(
+    "params,shown,hidden",
+    [
+        ({"q": "ace0001"}, "ALICE-001", "BOB-001"),  # serial number, case-insensitive
+        ({"q": "BOB"}, "BOB-001", "ALICE-001"),  # OCPP ID
+        ({"state": "activation_pending"}, "PENDING-001", "ALICE-001"),
+        ({"state": "disabled"}, "BOB-001", "ALICE-001"),
+        ({"online": "yes"}, "ALICE-001", "BOB-001"),
+        ({"online": "no"}, "BOB-001", "ALICE-001"),
+    ],
+)
+def test_search_and_filters(
+    client_for, operator, own_station, foreign_station, pending_station, params, shown, hidden
+):
+    Station.objects.filter(pk=own_station.pk).update(is_connected=True)
+    Station.objects.filter(pk=foreign_station.pk).update(is_disabled=True)
+    body = client_for(operator).get(LIST, params).content.decode()
+    assert shown in body and hidden not in body
+
+
+def test_pagination_keeps_the_filters(client_for, operator):
+    make_stations(60)
+    client = client_for(operator)
+    body = client.get(LIST, {"q": "S-"}).content.decode()
+    assert "Page 1 of 3" in body and "?q=S-&page=2" in body
+    assert "S-00025" not in body and "S-00025" in client.get(LIST, {"q": "S-", "page": 2}).content.decode()
+
+
+def test_htmx_poll_returns_only_the_table_with_fresh_state(client_for, operator, own_station):
+    client = client_for(operator)
+    Station.objects.filter(pk=own_station.pk).update(is_connected=True)
+    response = client.get(LIST, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert 'id="station-table"' in body
+    assert "<html" not in body and "Online" in body
+    assert 'hx-trigger="every 5s"' in body  # keeps polling
+
+
+def test_account_owner_sees_only_own_stations(client_for, account_owner, own_station, foreign_station):
+    body = client_for(account_owner).get(LIST).content.decode()
+    assert "ALICE-001" in body and "BOB-001" not in body
+
+
+def test_driver_sees_no_stations(client_for, driver, own_station):
+    body = client_for(driver).get(LIST).content.decode()
+    assert "ALICE-001" not in body
+
+
+def test_menu_lists_charging_stations_first(client_for, operator):
+    body = client_for(operator).get(LIST).content.decode()
+    menu = body[body.index('<nav class="menu">') :]
+    first_link = menu[menu.index("<a") : menu.index("</a>")]
+    assert "Charging Stations" in first_link

@@ -1,0 +1,183 @@
+"""Run a simulated charger from synchronous tests (pytest, Playwright).
+
+In-process, on a background thread with its own event loop (inspect and drive it directly)::
+
+    from tests.simulated import running_station
+
+    def test_something(daphne_server):
+        with running_station(daphne_server, "CP-1", reject_keys={"LightIntensity"}) as sim:
+            sim.wait_booted()                        # BootNotification accepted, connectors 0..N reported
+            transaction_id = sim.swipe("CARD-1")    # a local session (Authorize, StartTransaction, Charging)
+            sim.station.add_energy(1, 1500)          # plain attribute access is fine for reads and small pokes
+            sim.call(sim.station.stop_transaction, connector_id=1)   # any coroutine method of the station
+            sim.wait_until(lambda: sim.station.connectors[1].status == "Available")
+
+As a separate process (``manage.py simulate_station``, exactly what a person runs)::
+
+    with simulator_process(daphne_server, "CP-2", "--reject-key", "LightIntensity", tmp_path=tmp_path) as proc:
+        proc.wait_for_output("online")
+        ...
+
+`server` is the ``daphne_server`` fixture's object (anything with ``ws_url``) or a ``ws://.../ocpp/`` URL. Keyword
+arguments go to ``stations.simulator.SimulatedStation``. Timeouts here only bound how long a test waits for
+something to happen; they never assert on speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from stations.simulator import SimulatedStation
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def ocpp_url(server) -> str:
+    if isinstance(server, str):
+        return server
+    return server.ws_url.rstrip("/") + "/ocpp/"
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: float = 0.1):
+    """Poll `predicate` (e.g. a database query) until it returns something truthy, and return that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not reached in {timeout} s")
+        time.sleep(interval)
+
+
+class StationThread:
+    """A SimulatedStation running on its own asyncio loop in a daemon thread."""
+
+    def __init__(self, server, ocpp_id: str, **kwargs):
+        kwargs.setdefault("reboot_delay", 0.3)
+        self.station = SimulatedStation(ocpp_url(server), ocpp_id, **kwargs)
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name=f"sim-{ocpp_id}", daemon=True)
+        self._task_done = threading.Event()
+        self.error: BaseException | None = None
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self.station.run())
+            # Let @after hooks and meter loops that are still scheduled wind down before the loop closes.
+            leftovers = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
+            for task in leftovers:
+                task.cancel()
+            self.loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+        except BaseException as exc:  # surfaced by stop() so a crashed simulator fails the test
+            self.error = exc
+        finally:
+            self._task_done.set()
+
+    def start(self) -> StationThread:
+        self._thread.start()
+        return self
+
+    def call(self, coroutine_function: Callable, *args, timeout: float = 60, **kwargs):
+        """Run `await coroutine_function(*args, **kwargs)` on the station's loop and return its result."""
+        future = asyncio.run_coroutine_threadsafe(coroutine_function(*args, **kwargs), self.loop)
+        return future.result(timeout)
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if self.error is not None:
+                raise RuntimeError(f"simulator crashed: {self.error!r}") from self.error
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{self.station.ocpp_id}: condition not reached in {timeout} s "
+                    f"(last error: {self.station.last_error})"
+                )
+            time.sleep(0.05)
+
+    def wait_booted(self, count: int = 1, timeout: float = 30) -> None:
+        """Wait until `count` BootNotifications were accepted and the connector statuses went out."""
+        self.wait_until(lambda: self.station.boot_count >= count and self.station.connected, timeout)
+
+    def swipe(self, id_tag: str, connector_id: int | None = None) -> int | None:
+        return self.call(self.station.swipe, id_tag, connector_id)
+
+    def stop(self, *, stop_transactions: bool = False, timeout: float = 30) -> None:
+        if self._thread.is_alive() and not self.loop.is_closed():
+            with contextlib.suppress(Exception):
+                self.call(self.station.stop, stop_transactions=stop_transactions, timeout=timeout)
+            self._task_done.wait(timeout)
+            self._thread.join(timeout)
+        if not self._thread.is_alive() and not self.loop.is_closed():
+            self.loop.close()
+        if self.error is not None:
+            raise RuntimeError(f"simulator crashed: {self.error!r}") from self.error
+
+    def __enter__(self) -> StationThread:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def running_station(server, ocpp_id: str, **kwargs) -> Iterator[StationThread]:
+    """A simulated charger for the duration of the block (see the module docstring)."""
+    sim = StationThread(server, ocpp_id, **kwargs)
+    with sim:
+        yield sim
+
+
+class SimulatorProcess:
+    def __init__(self, proc: subprocess.Popen, log: Path):
+        self.proc, self.log = proc, log
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def wait_for_output(self, text: str, timeout: float = 30, count: int = 1) -> None:
+        """Wait until `text` has appeared `count` times in the simulator's log."""
+        deadline = time.monotonic() + timeout
+        while self.output().count(text) < count:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"simulate_station exited ({self.proc.returncode}):\n{self.output()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{text!r} not seen in {timeout} s:\n{self.output()}")
+            time.sleep(0.1)
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()  # SIGTERM: the command closes its socket cleanly
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+@contextlib.contextmanager
+def simulator_process(server, ocpp_id: str, *args: str, tmp_path: Path) -> Iterator[SimulatorProcess]:
+    """``manage.py simulate_station <ocpp_id> --url <server>/ocpp/ <args>`` in a subprocess."""
+    log = tmp_path / f"simulate_station-{ocpp_id}.log"
+    env = dict(os.environ, PYTHONUNBUFFERED="1", DJANGO_SETTINGS_MODULE="eflux.settings")
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "simulate_station", ocpp_id, "--url", ocpp_url(server), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    sim = SimulatorProcess(proc, log)
+    try:
+        yield sim
+    finally:
+        sim.stop()

@@ -1,0 +1,87 @@
+"""Table-driven tests of the Django-free OCPP-J framing, validation and masking helpers."""
+
+import pytest
+
+from stations.ocpp import framing, masking
+from stations.ocpp import validation as v
+
+
+@pytest.mark.parametrize(
+    "text, kind, message_id",
+    [
+        ('[2, "a", "Heartbeat", {}', v.FORMATION, "-1"),
+        ('[2, "a", "Heartbeat", {"x": NaN}]', v.FORMATION, "-1"),
+        ('[2, "a", "Heartbeat", {"x": 1, "x": 2}]', v.FORMATION, "-1"),
+        ('{"a": 1}', v.FORMATION, "-1"),
+        ("[]", v.PROTOCOL, "-1"),
+        ('[2, "a", "Heartbeat"]', v.PROTOCOL, "a"),
+        ('[3, "a"]', v.PROTOCOL, "a"),
+        ('[4, "a", "GenericError", ""]', v.PROTOCOL, "a"),
+        ('[2, "a", "Heartbeat", {}, 1]', v.FORMATION, "a"),
+        ('[9, "a", "Heartbeat", {}]', v.PROPERTY, "a"),
+        ('[2.0, "a", "Heartbeat", {}]', v.TYPE, "a"),
+        ('[true, "a", "Heartbeat", {}]', v.TYPE, "a"),
+        ('[2, "", "Heartbeat", {}]', v.PROPERTY, "-1"),
+        ('[2, "' + "x" * 37 + '", "Heartbeat", {}]', v.TYPE, "x" * 37),
+    ],
+)
+def test_it_rejects_broken_frames_with_the_right_kind_and_id(text, kind, message_id):
+    with pytest.raises(framing.FrameInvalid) as e:
+        framing.parse(text)
+    assert (e.value.kind, e.value.message_id) == (kind, message_id)
+
+
+def test_it_accepts_a_36_character_id_and_nested_duplicate_free_payloads():
+    frame = framing.parse('[2, "' + "x" * 36 + '", "DataTransfer", {"vendorId": "v", "data": "{\\"a\\":1}"}]')
+    assert (frame.message_type, frame.action, frame.payload["vendorId"]) == (2, "DataTransfer", "v")
+
+
+@pytest.mark.parametrize(
+    "action, payload, kind",
+    [
+        ("BootNotification", {"chargePointVendor": "v"}, v.OCCURRENCE),
+        ("BootNotification", {"chargePointVendor": "v" * 21, "chargePointModel": "m"}, v.TYPE),
+        ("StatusNotification", {"connectorId": "1", "errorCode": "NoError", "status": "Available"}, v.TYPE),
+        ("StatusNotification", {"connectorId": 1, "errorCode": "Oops", "status": "Available"}, v.PROPERTY),
+        ("Heartbeat", {"extra": 1}, v.FORMATION),
+        ("FlyToTheMoon", {}, v.NOT_IMPLEMENTED),
+    ],
+)
+def test_schema_violations_map_to_ocpp_error_kinds(action, payload, kind):
+    with pytest.raises(v.PayloadInvalid) as e:
+        v.validate("1.6", v.CALL, action, payload)
+    assert e.value.kind == kind
+
+
+def test_decimal_schemas_accept_one_decimal_limits_like_the_library():
+    profile = {
+        "chargingProfileId": 1,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "TxProfile",
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": {
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 21.4}],
+        },
+    }
+    v.validate("1.6", v.CALL, "RemoteStartTransaction", {"idTag": "CARD", "chargingProfile": profile})
+
+
+@pytest.mark.parametrize(
+    "obj, expected",
+    [
+        ({"key": "AuthorizationKey", "value": "s3cret"}, {"key": "AuthorizationKey", "value": masking.MASK}),
+        ({"key": "authorizationkey", "value": "s3cret"}, {"key": "authorizationkey", "value": masking.MASK}),
+        (
+            [3, "m", {"configurationKey": [{"key": "AuthorizationKey", "readonly": False, "value": "s"}]}],
+            [
+                3,
+                "m",
+                {"configurationKey": [{"key": "AuthorizationKey", "readonly": False, "value": masking.MASK}]},
+            ],
+        ),
+        ({"key": "HeartbeatInterval", "value": "300"}, {"key": "HeartbeatInterval", "value": "300"}),
+    ],
+)
+def test_it_masks_authorization_key_values(obj, expected):
+    assert masking.mask(obj) == expected
