@@ -130,11 +130,22 @@ def load_args(url: str, **overrides) -> SimpleNamespace:
     return SimpleNamespace(**defaults)
 
 
-async def measure_memory(url: str, pid: int, base: int, idle: int, settle: float) -> dict:
-    """RSS with `base` stations connected, then with `base + idle`; all stations booted and idle."""
+async def measure_memory(
+    url: str, pid: int, base: int, idle: int, settle: float, connect_rate: float, warm: bool
+) -> dict:
+    """RSS with `base` stations connected, then with `base + idle`; all stations booted and idle.
+    warm: first connect, boot and disconnect the same `idle` stations once, so that what the first boot of
+    a new station costs the heap (rows created, caches, allocator growth Python keeps) is paid before the
+    measurement, and what remains is closer to the cost of holding a connection."""
     hold_base, hold_idle = asyncio.Event(), asyncio.Event()
-    readings: dict = {"rss_kb_started": rss_kb(pid)}
+    readings: dict = {"rss_kb_started": rss_kb(pid), "warm": warm}
     base_up = asyncio.Event()
+    ramp = max(1.0, idle / connect_rate)
+    if warm:
+        warm_args = load_args(url, stations=idle, rate=0, duration=1, ramp=ramp, prefix="MEMIDLE")
+        warm_result = await load.run(warm_args)
+        readings["warm_connected"] = warm_result["boot_accepted"]
+        await asyncio.sleep(settle)
 
     async def at_base(stats):
         await asyncio.sleep(settle)
@@ -152,7 +163,7 @@ async def measure_memory(url: str, pid: int, base: int, idle: int, settle: float
     await base_up.wait()
     t0 = time.monotonic()
     idle_args = load_args(
-        url, stations=idle, rate=0, duration=3600, ramp=max(1.0, idle / 200), prefix="MEMIDLE", hold=hold_idle
+        url, stations=idle, rate=0, duration=3600, ramp=ramp, prefix="MEMIDLE", hold=hold_idle
     )
     idle_task = asyncio.ensure_future(load.run(idle_args, on_connected=at_full))
     while "rss_kb_full" not in readings:
@@ -193,6 +204,12 @@ def main(argv=None) -> int:
     p.add_argument("--base-stations", type=int, default=20)
     p.add_argument("--idle-stations", type=int, default=500, help="0 skips the memory measurement")
     p.add_argument("--settle", type=float, default=3.0, help="seconds to wait before reading RSS")
+    p.add_argument("--connect-rate", type=float, default=50, help="new idle connections per second")
+    p.add_argument(
+        "--warm",
+        action="store_true",
+        help="connect, boot and disconnect the idle stations once first (shows reuse on reconnect)",
+    )
     p.add_argument("--stations", type=int, default=100)
     p.add_argument("--rate", default="200", help="comma-separated calls/s; one run each; empty skips")
     p.add_argument("--duration", type=float, default=30)
@@ -205,6 +222,7 @@ def main(argv=None) -> int:
         help="extra environment for the server, e.g. DB_CONN_MAX_AGE=60 (repeatable)",
     )
     p.add_argument("--out", type=Path, default=None, help="also write all results as JSON here")
+    p.add_argument("--server-log", type=Path, default=None, help="keep the server's log here")
     args = p.parse_args(argv)
     if args.duration > 60:
         raise SystemExit("keep each run <= 60 s: the machine is shared")
@@ -221,11 +239,19 @@ def main(argv=None) -> int:
         try:
             if args.idle_stations:
                 memory = asyncio.run(
-                    measure_memory(url, proc.pid, args.base_stations, args.idle_stations, args.settle)
+                    measure_memory(
+                        url,
+                        proc.pid,
+                        args.base_stations,
+                        args.idle_stations,
+                        args.settle,
+                        args.connect_rate,
+                        args.warm,
+                    )
                 )
                 results["memory"] = memory
                 print(
-                    f"[{args.backend}] memory: RSS {memory['rss_kb_started'] / 1024:.1f} MiB at start, "
+                    f"[{args.backend}{' warm' if args.warm else ''}] memory: RSS {memory['rss_kb_started'] / 1024:.1f} MiB at start, "
                     f"{memory['rss_kb_base'] / 1024:.1f} MiB with {memory['base_connected']} stations, "
                     f"{memory['rss_kb_full'] / 1024:.1f} MiB with {memory['idle_connected']} more "
                     f"(connected in {memory['idle_connect_seconds']} s) → "
@@ -258,6 +284,8 @@ def main(argv=None) -> int:
                 if "Traceback" in line or " ERROR " in line
             ]
             results["server_error_lines"] = len(server_errors)
+            if args.server_log:
+                args.server_log.write_bytes(log.read_bytes())
             if server_errors:
                 print(f"server log: {len(server_errors)} error lines, first: {server_errors[0][:200]}")
         if args.out:

@@ -393,12 +393,50 @@ def meter_values_record_many(messages: list[dict]) -> list[MeterValue]:
             "id", "station_id", "transaction_id", "status", "meter_start"
         )
     }
+    # MeterValues are transaction-related messages too (§3.7): a copy sent again because our answer was lost
+    # must not store its values twice. A value already stored (same station, connector, time, measurand,
+    # phase, location, context, unit and reading) is skipped.
+    stations_ids = {station_id for station_id, *_ in parsed}
+    times = {s.timestamp for *_, samples, _, _ in parsed for s in samples}
+    seen = (
+        set(
+            MeterValue.objects.filter(
+                station_id__in=stations_ids, timestamp__in=times, from_stop=False
+            ).values_list(
+                "station_id",
+                "connector_id",
+                "timestamp",
+                "measurand",
+                "phase",
+                "location",
+                "context",
+                "unit",
+                "raw_value",
+            )
+        )
+        if times
+        else set()
+    )
     rows, live = [], {}
     for station_id, connector_id, transaction_id, samples, problems, received_at in parsed:
         session = sessions.get((station_id, transaction_id)) if transaction_id is not None else None
         review = bool(problems) or (transaction_id is not None and session is None)
+        fresh = []
+        for sample in samples:
+            key = (
+                station_id,
+                connector_id,
+                sample.timestamp,
+                sample.measurand,
+                sample.phase,
+                sample.location,
+            )
+            key += (sample.context, sample.unit, sample.raw_value)
+            if key not in seen:
+                seen.add(key)
+                fresh.append(sample)
         rows += _meter_rows(
-            Station(pk=station_id), session, connector_id, transaction_id, samples, received_at, review=review
+            Station(pk=station_id), session, connector_id, transaction_id, fresh, received_at, review=review
         )
         if session is not None and session.is_active and session.meter_start is not None:
             latest = metering.last_energy_wh(samples)

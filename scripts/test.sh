@@ -6,16 +6,22 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 scripts/install-browser.sh
 export PYTHONUNBUFFERED=1
+# The test process itself keeps no idle database connections (threads would hold the test database open at
+# teardown); server processes started by tests get persistent connections, as in production (tests/conftest.py).
+export DB_CONN_MAX_AGE=0
 .venv/bin/ruff check .
 .venv/bin/python manage.py makemigrations --check --dry-run >/dev/null
 
 echo "== embedded suite (SQLite, in-memory channel layer, in-process jobs)"
 env -u DATABASE_URL -u REDIS_URL .venv/bin/pytest -m "not services" "$@"
 
-echo "== services suite (PostgreSQL, Redis, Celery)"
+echo "== on PostgreSQL + Redis, then the services suites (several processes, Celery workers)"
 PG_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/eflux}
 RD_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
 if [ "${CI:-}" = "true" ] || { pg_isready -q -h 127.0.0.1 2>/dev/null && redis-cli -u "$RD_URL" ping >/dev/null 2>&1; }; then
+  # The same suite again on PostgreSQL and the Redis channel layer (jobs in-process: those tests start no worker).
+  JOBS_IN_PROCESS=1 DATABASE_URL=$PG_URL REDIS_URL=$RD_URL .venv/bin/pytest -m "not services" "$@"
+  # Production mode end to end: several daphne processes and real Celery workers.
   DATABASE_URL=$PG_URL REDIS_URL=$RD_URL .venv/bin/pytest -m services "$@"
 else
   echo "PostgreSQL or Redis not reachable: services suite skipped (CI=true makes this a failure)"

@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 # RFC 6455 §7.4.1 has 1002 (protocol error) and 1009 (too big), but autobahn under daphne lets an application
 # close only with 1000 or 3000-4999 (and daphne drops the reason): refusals close with 1000 and are logged.
 CLOSE_NORMAL = 1000
+# How long a closing connection may take to process the frames it had already received.
+DRAIN_SECONDS = 5
 
 
 def station_group(station_pk: int) -> str:
@@ -36,8 +38,8 @@ class _Connection:
         self.consumer = consumer
         self.frames: asyncio.Queue[str] = asyncio.Queue()
 
-    async def recv(self) -> str:
-        return await self.frames.get()
+    async def recv(self) -> str | None:
+        return await self.frames.get()  # None: the socket closed and every frame before it was read
 
     async def send(self, text: str) -> None:
         await self.consumer.send(text_data=text)
@@ -47,6 +49,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
     station_pk: int | None = None
     connection_id: str = ""
     cp = None
+    closing = False
 
     async def websocket_connect(self, message):
         ocpp_id = self.scope["url_route"]["kwargs"]["identity"]
@@ -139,13 +142,22 @@ class OcppConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code):
         if self.station_pk is None:
             return
+        self.closing = True
+        await self._drain()
         for task in getattr(self, "tasks", []):
             task.cancel()
         registry.unregister(self.station_pk, self)
-        await self.channel_layer.group_discard(station_group(self.station_pk), self.channel_name)
+        # Presence before the channel layer: under a mass disconnect the Redis pool can run out
+        # (MaxConnectionsError, seen with ~1,000 stations dropping at once) and the station must not stay
+        # marked online because of that.
         was_current = await database_sync_to_async(services.station_disconnect)(
             station_pk=self.station_pk, connection_id=self.connection_id
         )
+        try:
+            await self.channel_layer.group_discard(station_group(self.station_pk), self.channel_name)
+        except Exception:
+            # Membership lapses by itself (group_expiry); a stale member only receives messages it ignores.
+            logger.warning("station %s: leaving its channel group failed", self.station_pk, exc_info=True)
         if not was_current:
             # Superseded: the call this socket had outstanding is settled now, so the newer connection
             # (here or in another process) may send the next one.
@@ -154,6 +166,22 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 newer.wake()
             else:
                 await self.channel_layer.group_send(station_group(self.station_pk), {"type": "ocpp.wake"})
+
+    async def _drain(self):
+        """Frames that arrived before the close are still processed: a charger that answers Reset and
+        closes at once must not have its answer recorded as "offline", and a StopTransaction sent just
+        before a close is stored. Bounded: a stuck handler cannot hold the disconnect forever."""
+        tasks = getattr(self, "tasks", None)
+        if not tasks:
+            return
+        charge_point, call_queue = tasks
+        self.connection.frames.put_nowait(None)
+        await asyncio.wait({charge_point}, timeout=DRAIN_SECONDS)
+        if self.cp.awaiting_answer():
+            return  # no answer can arrive on a closed socket: station_disconnect settles the call as offline
+        # The call task records an answer the drain just delivered, then stops (it checks `closing`).
+        self.wake()
+        await asyncio.wait({call_queue}, timeout=DRAIN_SECONDS)
 
     # --- channel layer events (handlers must return quickly) ----------------------------------------
 
@@ -189,10 +217,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
         timeout, record it, next. One outstanding call per station (OCPP-J 1.6 §4.1.1)."""
         claim = database_sync_to_async(calls.call_claim_next)
         record = database_sync_to_async(calls.call_record_outcome)
-        while True:
+        while not self.closing:
             await self._wake_event.wait()
             self._wake_event.clear()
-            while True:
+            while not self.closing:
                 claimed = await claim(station_pk=self.station_pk, connection_id=self.connection_id)
                 if claimed is None:
                     break

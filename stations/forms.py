@@ -189,7 +189,9 @@ class StationSettingsForm(forms.Form):
             self.fields["location"].queryset = access.locations_visible_to(
                 user, Location.objects.all()
             ).filter(account_id=station.account_id)
-            self.fields["access_groups"].queryset = AccessGroup.objects.filter(account_id=station.account_id)
+            self.fields["access_groups"].queryset = access.access_groups_linkable_to(
+                station, AccessGroup.objects.select_related("account")
+            )
 
     def clean(self):
         data = super().clean()

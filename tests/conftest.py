@@ -47,6 +47,8 @@ def server_env(**extra) -> dict:
     """Environment for a server/worker process that shares the test database of this test run."""
     env = dict(os.environ)
     env["DJANGO_SETTINGS_MODULE"] = "eflux.settings"
+    # Servers run as in production, with persistent database connections (the test process itself uses 0).
+    env["DB_CONN_MAX_AGE"] = os.environ.get("SERVER_DB_CONN_MAX_AGE", "60")
     db = settings.DATABASES["default"]
     name = connection.settings_dict["NAME"]
     if db["ENGINE"].endswith("sqlite3"):

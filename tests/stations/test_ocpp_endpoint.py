@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from stations.models import Connector, MessageLog, Station
+from stations.models import Connector, MessageLog, OcppCall, Station
 from stations.services import station_set_password
 from tests.stations.ocpp_helpers import (
     BOOT,
@@ -295,3 +295,20 @@ def test_a_changed_password_is_required_on_the_next_connect(daphne_server):
     station_set_password(station=s, password="new-key-0123456789ab")
     assert asyncio.run(attempt("old-key-0123456789ab")) == 401
     assert asyncio.run(attempt("new-key-0123456789ab")) is True
+
+
+@pytest.mark.parametrize("attempt", range(4))
+def test_an_answer_sent_right_before_the_close_is_recorded_not_offline(daphne_server, attempt):
+    # A charger that answers Reset and closes its socket at once (shutdown_delay=0): the answer was received
+    # before the close, so the call is answered, not "station offline". Repeated: it was a race (3 in 4).
+    from stations.calls import call_and_wait
+    from tests.simulated import running_station, wait_for
+
+    ocpp_id = f"CLOSE-FAST-{attempt}"
+    with running_station(daphne_server, ocpp_id, shutdown_delay=0) as sim:
+        sim.wait_booted()
+        station = wait_for(lambda: Station.objects.filter(ocpp_id=ocpp_id, is_connected=True).first())
+        result = call_and_wait(station=station, action="Reset", payload={"type": "Soft"}, timeout=20)
+        assert result.status == OcppCall.Status.ANSWERED, (result.status, result.error_description)
+        assert result.response == {"status": "Accepted"}
+        sim.wait_booted(count=2)

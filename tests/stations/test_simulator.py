@@ -385,3 +385,32 @@ def test_the_load_generator_boots_its_stations_and_counts_answered_calls(daphne_
     assert result["steady_calls"] > 0
     assert sum(s["count"] for s in result["steady_latency_by_action"].values()) >= result["steady_calls"]
     assert Station.objects.filter(ocpp_id__startswith="LOADTEST-").count() == 3
+
+
+def test_firmware_update_and_diagnostics_report_their_progress(daphne_server):
+    with running_station(daphne_server, "SIM-FW-1", status_step_delay=0.05) as sim:
+        sim.wait_booted()
+        update = call(
+            "SIM-FW-1",
+            "UpdateFirmware",
+            {"location": "http://127.0.0.1/fw.bin", "retrieveDate": "2020-01-01T00:00:00Z"},
+        )
+        assert update.status == OcppCall.Status.ANSWERED and update.response == {}
+        wait_for(lambda: Station.objects.filter(ocpp_id="SIM-FW-1", firmware_status="Installed").exists())
+        assert [r["status"] for r, _ in sent(sim, "FirmwareStatusNotification")] == [
+            "Downloading",
+            "Downloaded",
+            "Installing",
+            "Installed",
+        ]
+        diagnostics = call("SIM-FW-1", "GetDiagnostics", {"location": "ftp://127.0.0.1/upload/"})
+        assert diagnostics.response["fileName"].startswith("diagnostics-SIM-FW-1-")
+        wait_for(lambda: Station.objects.filter(ocpp_id="SIM-FW-1", diagnostics_status="Uploaded").exists())
+
+
+def test_unlock_connector_and_clear_cache_are_answered(daphne_server):
+    with running_station(daphne_server, "SIM-UNL-1") as sim:
+        sim.wait_booted()
+        assert call("SIM-UNL-1", "UnlockConnector", {"connectorId": 1}).response == {"status": "Unlocked"}
+        assert call("SIM-UNL-1", "UnlockConnector", {"connectorId": 7}).response == {"status": "NotSupported"}
+        assert call("SIM-UNL-1", "ClearCache", {}).response == {"status": "Accepted"}
