@@ -12,18 +12,35 @@ export DB_CONN_MAX_AGE=0
 .venv/bin/ruff check .
 .venv/bin/python manage.py makemigrations --check --dry-run >/dev/null
 
+REPORTS=test-artifacts/junit
+rm -rf "$REPORTS" && mkdir -p "$REPORTS"
+
 echo "== embedded suite (SQLite, in-memory channel layer, in-process jobs)"
-env -u DATABASE_URL -u REDIS_URL .venv/bin/pytest -m "not services" "$@"
+env -u DATABASE_URL -u REDIS_URL .venv/bin/pytest -m "not services" --junitxml="$REPORTS/embedded.xml" "$@"
 
 echo "== on PostgreSQL + Redis, then the services suites (several processes, Celery workers)"
 PG_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/eflux}
 RD_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
 if [ "${CI:-}" = "true" ] || { pg_isready -q -h 127.0.0.1 2>/dev/null && redis-cli -u "$RD_URL" ping >/dev/null 2>&1; }; then
   # The same suite again on PostgreSQL and the Redis channel layer (jobs in-process: those tests start no worker).
-  JOBS_IN_PROCESS=1 DATABASE_URL=$PG_URL REDIS_URL=$RD_URL .venv/bin/pytest -m "not services" "$@"
+  JOBS_IN_PROCESS=1 DATABASE_URL=$PG_URL REDIS_URL=$RD_URL .venv/bin/pytest -m "not services" \
+    --junitxml="$REPORTS/postgresql.xml" "$@"
   # Production mode end to end: several daphne processes and real Celery workers.
-  DATABASE_URL=$PG_URL REDIS_URL=$RD_URL .venv/bin/pytest -m services "$@"
+  DATABASE_URL=$PG_URL REDIS_URL=$RD_URL .venv/bin/pytest -m services --junitxml="$REPORTS/services.xml" "$@"
 else
   echo "PostgreSQL or Redis not reachable: services suite skipped (CI=true makes this a failure)"
   .venv/bin/pytest -m services "$@"
 fi
+
+# One closing line for all stages together.
+.venv/bin/python - "$REPORTS" <<'PY'
+import pathlib, sys, xml.etree.ElementTree as ET
+totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+for path in sorted(pathlib.Path(sys.argv[1]).glob("*.xml")):
+    for suite in ET.parse(path).getroot().iter("testsuite"):
+        for key in totals:
+            totals[key] += int(suite.get(key, 0))
+failed = totals["failures"] + totals["errors"]
+passed = totals["tests"] - failed - totals["skipped"]
+print(f"total: {passed} passed, {failed} failed, {totals['skipped']} skipped")
+PY

@@ -16,6 +16,7 @@ from django.conf import settings
 
 from . import calls, services
 from .ocpp import daphne_denial, registry
+from .ocpp.base import db
 from .ocpp.versions import CHARGE_POINT_CLASSES, choose_subprotocol
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NORMAL)
             return
         remote = (self.scope.get("client") or [None])[0]
-        admission = await database_sync_to_async(services.station_admit)(ocpp_id=ocpp_id, remote_addr=remote)
+        # Handshake work runs off the single thread-sensitive ORM thread (stations.ocpp.base.db): queued behind
+        # every other station's frames, 610 of 1,000 new stations connecting at 100/s missed daphne's handshake
+        # timeout; off it, 1 of 1,000 (docs/benchmarks.md).
+        admission = await db(services.station_admit)(ocpp_id=ocpp_id, remote_addr=remote)
         if admission.outcome == "throttled":
             logger.warning("refused new station %r from %s: registration limit reached", ocpp_id, remote)
             await self._deny(404)
@@ -88,7 +92,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.loop = asyncio.get_running_loop()
         self._wake_event = asyncio.Event()
         # Presence first, then the handshake: once the station sees 101, the database says it is online.
-        await database_sync_to_async(services.station_connect)(
+        await db(services.station_connect)(
             station_pk=self.station_pk, connection_id=self.connection_id, ocpp_version=subprotocol
         )
         # Newest connection wins: any older socket of this station, in any process, closes itself.
@@ -150,7 +154,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         # Presence before the channel layer: under a mass disconnect the Redis pool can run out
         # (MaxConnectionsError, seen with ~1,000 stations dropping at once) and the station must not stay
         # marked online because of that.
-        was_current = await database_sync_to_async(services.station_disconnect)(
+        was_current = await db(services.station_disconnect)(
             station_pk=self.station_pk, connection_id=self.connection_id
         )
         try:

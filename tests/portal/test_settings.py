@@ -203,3 +203,23 @@ def test_tariff_of_a_station_still_in_setup_is_saved_without_activating_it(clien
     station.refresh_from_db()
     assert station.price_per_kwh == Decimal("0.25")
     assert station.setup_state == Station.SetupState.SETUP_IN_PROGRESS
+
+
+def test_account_admin_can_link_another_accounts_shared_group_but_not_a_private_one(
+    client_for, account_owner, own_station, bob_account
+):
+    shared = AccessGroup.objects.create(account=bob_account, name="Bob's shared fleet", is_shared=True)
+    private = AccessGroup.objects.create(account=bob_account, name="Bob's private", is_shared=False)
+    client = client_for(account_owner)
+
+    page = client.get(settings_url(own_station)).content.decode()
+    assert "Bob&#x27;s shared fleet" in page or "Bob's shared fleet" in page
+    assert "Bob&#x27;s private" not in page and "Bob's private" not in page
+
+    response = client.post(settings_url(own_station), form_data(own_station, access_groups=[shared.pk]))
+    assert response.status_code == 302
+    assert list(own_station.access_groups.all()) == [shared]
+
+    response = client.post(settings_url(own_station), form_data(own_station, access_groups=[private.pk]))
+    assert response.status_code == 200  # the form again, with the error at the field
+    assert list(own_station.access_groups.all()) == [shared]
