@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from accounts.audit import audit_record
 from billing.authorization import REASON_LABELS, authorize, normalize_id_tag
 from billing.models import ChargingSession
+from stations import calls
+from stations.services.commands import call_meaning
 
 
 @dataclass
@@ -30,27 +32,11 @@ class RemoteResult:
 
 
 def _outcome(call, action: str) -> RemoteResult:
-    from stations.models import OcppCall
-
-    status = call.status
-    if status == OcppCall.Status.ANSWERED:
-        answer = str((call.response or {}).get("status", ""))
-        return RemoteResult(answer == "Accepted", f"{action}: the station answered {answer}.", status, answer)
-    if status == OcppCall.Status.CALL_ERROR:
-        text = f"{action}: the station answered CALLERROR {call.error_code}"
-        if call.error_description:
-            text += f" ({call.error_description})"
-        return RemoteResult(False, text + ".", status, call.error_code)
-    if status == OcppCall.Status.TIMED_OUT:
-        return RemoteResult(False, f"{action}: no answer from the station in time.", status)
-    if status == OcppCall.Status.OFFLINE:
-        return RemoteResult(False, f"{action}: the station is offline.", status)
-    return RemoteResult(False, f"{action}: {call.get_status_display()}.", status)
+    meaning = call_meaning(call)
+    return RemoteResult(meaning.ok, f"{action}: {meaning.text}.", meaning.call_status, meaning.answer)
 
 
 def _call(*, station, action: str, payload: dict, acting_user):
-    from stations import calls
-
     return calls.call_and_wait(
         station=station, action=action, payload=payload, requested_by=acting_user, source="portal"
     )

@@ -5,14 +5,13 @@ the station's socket (process-local hand-off, else the channel layer). That cons
 time in id order (OCPP-J 1.6 §4.1.1: one outstanding CALL per connection), records the answer, the
 CALLERROR or the timeout in the row, then takes the next. Because the row is the queue, a lost wake-up
 (channels-redis drops messages over capacity) only delays a call until the consumer's next look at the
-table: on connect, after each answer, and on each sweep (stations/ocpp/registry.py).
+table: on connect, after each answer, and on each sweep (calls_sweep, below).
 
 call_wait() re-reads the row with short sleeps (50 ms growing to 250 ms). A reply channel would answer a
 little sooner, but polling works unchanged in every mode (no channel layer in a Celery worker's embedded
 default, no shared loop with daphne) and the row is where the result must be anyway."""
 
 import asyncio
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -23,6 +22,8 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+
+from eflux.asyncdb import db
 
 from .models import MessageLog, OcppCall, Station
 from .ocpp import masking, registry
@@ -105,10 +106,8 @@ def wake(station_pk: int) -> None:
     layer = get_channel_layer()
     if layer is None or isinstance(layer, InMemoryChannelLayer):
         return  # embedded mode, socket in another process: the sweep picks it up
-    from .consumers import station_group
-
     try:
-        async_to_sync(layer.group_send)(station_group(station_pk), {"type": "ocpp.wake"})
+        async_to_sync(layer.group_send)(registry.station_group(station_pk), {"type": "ocpp.wake"})
     except Exception:  # the row is the queue; the sweep will find it
         logger.exception("could not wake station %s through the channel layer", station_pk)
 
@@ -231,13 +230,24 @@ def call_claim_next(*, station_pk: int, connection_id: str) -> ClaimedCall | Non
     return ClaimedCall(call.pk, call.message_id, call.action, call.payload, call.timeout_seconds, journal.pk)
 
 
-def failed_outcome(description: str):
-    from .ocpp.base import CallOutcome
+class CallOutcome:
+    """What came back for a CALL on the socket: a result, a CALLERROR, nothing in time, or a closed socket."""
 
+    def __init__(self, kind: str, payload=None, error_code: str = "", description: str = "", details=None):
+        self.kind = kind  # "result" | "error" | "timeout" | "closed"
+        self.payload, self.error_code, self.description, self.details = (
+            payload,
+            error_code,
+            description,
+            details,
+        )
+
+
+def failed_outcome(description: str) -> CallOutcome:
     return CallOutcome("error", None, "InternalError", f"could not send: {description}")
 
 
-def call_record_outcome(*, call_id: int, outcome) -> None:
+def call_record_outcome(*, call_id: int, outcome: CallOutcome) -> None:
     status = {
         "result": OcppCall.Status.ANSWERED,
         "error": OcppCall.Status.CALL_ERROR,
@@ -285,10 +295,30 @@ def calls_sweep() -> list[int]:
     )
 
 
-def describe(call: OcppCall) -> str:
-    """One line for humans (management command, logs)."""
-    if call.status == OcppCall.Status.ANSWERED:
-        return json.dumps(call.response)
-    if call.status == OcppCall.Status.CALL_ERROR:
-        return f"CALLERROR {call.error_code}: {call.error_description}"
-    return f"{call.get_status_display()}: {call.error_description}".rstrip(": ")
+# --- the per-process sweeper ------------------------------------------------------------------------
+# The safety net for everything a wake-up message can miss: every few seconds it settles calls whose
+# connection died without cleaning up and wakes local consumers that have pending calls (a wake-up dropped by
+# channels-redis over capacity, or a call queued by another process in embedded mode, e.g. `manage.py
+# ocpp_call` against SQLite).
+
+_sweeper: asyncio.Task | None = None
+
+
+def sweeper_ensure() -> None:
+    """Start this process's sweeper on the running loop (the consumer calls it on each connect)."""
+    global _sweeper
+    if _sweeper is None or _sweeper.done():
+        _sweeper = asyncio.get_running_loop().create_task(_sweep_forever())
+
+
+async def _sweep_forever() -> None:
+    sweep = db(calls_sweep)
+    while True:
+        await asyncio.sleep(settings.OCPP_CALL_SWEEP_SECONDS)
+        try:
+            for station_pk in await sweep():
+                consumer = registry.local_consumer(station_pk)
+                if consumer is not None:
+                    consumer.wake()
+        except Exception:  # keep sweeping: a database hiccup must not end the safety net
+            logger.exception("OCPP call sweep failed")

@@ -10,14 +10,15 @@ import logging
 import uuid
 
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import calls, services
+from eflux.asyncdb import db
+
+from . import calls
 from .ocpp import daphne_denial, registry
-from .ocpp.base import db
 from .ocpp.versions import CHARGE_POINT_CLASSES, choose_subprotocol
+from .services import admission, presence
 
 logger = logging.getLogger(__name__)
 
@@ -26,10 +27,6 @@ logger = logging.getLogger(__name__)
 CLOSE_NORMAL = 1000
 # How long a closing connection may take to process the frames it had already received.
 DRAIN_SECONDS = 5
-
-
-def station_group(station_pk: int) -> str:
-    return f"ocpp.station.{station_pk}"
 
 
 class _Connection:
@@ -55,7 +52,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
     async def websocket_connect(self, message):
         ocpp_id = self.scope["url_route"]["kwargs"]["identity"]
         # OCPP-J 1.6 §3.2: an identity the Central System does not accept gets HTTP 404.
-        if not services.identity_is_valid(ocpp_id):
+        if not admission.identity_is_valid(ocpp_id):
             await self._deny(404)
             return
         subprotocol = choose_subprotocol(self.scope.get("subprotocols") or [])
@@ -69,16 +66,16 @@ class OcppConsumer(AsyncWebsocketConsumer):
         # Handshake work runs off the single thread-sensitive ORM thread (stations.ocpp.base.db): queued behind
         # every other station's frames, 610 of 1,000 new stations connecting at 100/s missed daphne's handshake
         # timeout; off it, 1 of 1,000 (docs/benchmarks.md).
-        admission = await db(services.station_admit)(ocpp_id=ocpp_id, remote_addr=remote)
-        if admission.outcome == "throttled":
+        admitted = await db(admission.station_admit)(ocpp_id=ocpp_id, remote_addr=remote)
+        if admitted.outcome == "throttled":
             logger.warning("refused new station %r from %s: registration limit reached", ocpp_id, remote)
             await self._deny(404)
             return
-        if admission.password_hash:
+        if admitted.password_hash:
             authorization = dict(self.scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
             # PBKDF2 is slow on purpose: verify on a worker thread, not the single ORM thread.
-            ok = await sync_to_async(services.basic_auth_ok, thread_sensitive=False)(
-                authorization=authorization, ocpp_id=ocpp_id, password_hash=admission.password_hash
+            ok = await sync_to_async(admission.basic_auth_ok, thread_sensitive=False)(
+                authorization=authorization, ocpp_id=ocpp_id, password_hash=admitted.password_hash
             )
             if not ok:
                 logger.warning(
@@ -87,16 +84,16 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 await self._deny(401, [(b"www-authenticate", b'Basic realm="OCPP", charset="UTF-8"')])
                 return
 
-        self.station_pk = admission.station_pk
+        self.station_pk = admitted.station_pk
         self.connection_id = uuid.uuid4().hex
         self.loop = asyncio.get_running_loop()
         self._wake_event = asyncio.Event()
         # Presence first, then the handshake: once the station sees 101, the database says it is online.
-        await db(services.station_connect)(
+        await db(presence.station_connect)(
             station_pk=self.station_pk, connection_id=self.connection_id, ocpp_version=subprotocol
         )
         # Newest connection wins: any older socket of this station, in any process, closes itself.
-        group = station_group(self.station_pk)
+        group = registry.station_group(self.station_pk)
         await self.channel_layer.group_send(
             group, {"type": "ocpp.superseded", "connection_id": self.connection_id}
         )
@@ -118,6 +115,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         ]
         await self.accept(subprotocol=subprotocol)
         registry.register(self.station_pk, self)
+        calls.sweeper_ensure()
         self.wake()  # calls queued before this connection (none are: offline ones fail at once) or racing it
 
     async def _deny(self, status: int, headers: list | None = None):
@@ -154,11 +152,11 @@ class OcppConsumer(AsyncWebsocketConsumer):
         # Presence before the channel layer: under a mass disconnect the Redis pool can run out
         # (MaxConnectionsError, seen with ~1,000 stations dropping at once) and the station must not stay
         # marked online because of that.
-        was_current = await db(services.station_disconnect)(
+        was_current = await db(presence.station_disconnect)(
             station_pk=self.station_pk, connection_id=self.connection_id
         )
         try:
-            await self.channel_layer.group_discard(station_group(self.station_pk), self.channel_name)
+            await self.channel_layer.group_discard(registry.station_group(self.station_pk), self.channel_name)
         except Exception:
             # Membership lapses by itself (group_expiry); a stale member only receives messages it ignores.
             logger.warning("station %s: leaving its channel group failed", self.station_pk, exc_info=True)
@@ -169,7 +167,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
             if newer is not None:
                 newer.wake()
             else:
-                await self.channel_layer.group_send(station_group(self.station_pk), {"type": "ocpp.wake"})
+                await self.channel_layer.group_send(
+                    registry.station_group(self.station_pk), {"type": "ocpp.wake"}
+                )
 
     async def _drain(self):
         """Frames that arrived before the close are still processed: a charger that answers Reset and
@@ -219,8 +219,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
     async def _run_calls(self):
         """The station's call queue: claim the oldest pending call, send it, wait for the answer or the
         timeout, record it, next. One outstanding call per station (OCPP-J 1.6 §4.1.1)."""
-        claim = database_sync_to_async(calls.call_claim_next)
-        record = database_sync_to_async(calls.call_record_outcome)
+        claim = db(calls.call_claim_next)
+        record = db(calls.call_record_outcome)
         while not self.closing:
             await self._wake_event.wait()
             self._wake_event.clear()

@@ -7,35 +7,12 @@ from accounts import access
 from accounts.models import AccessGroup, Account, Location
 from billing.models import BillingPlan
 
-from . import setup
 from .models import Connector, StationReset
+from .services import commands, connectors, station_settings
 
 Std = Connector.Standard
 PT = Connector.PowerType
 Fmt = Connector.Format
-
-DC_STANDARDS = {Std.CCS2, Std.CCS1, Std.CHADEMO}
-DOMESTIC = {Std.DOMESTIC_E, Std.DOMESTIC_F, Std.DOMESTIC_G}
-
-# Power types, formats and limits per connector standard. Sources: IEC 62196-2 (Type 1, Type 2, Type 3C),
-# IEC 62196-3 (CCS, CHAdeMO: DC, always a tethered cable), IEC 60884 / CEE 7 domestic sockets (16 A, 230 V).
-# Type 2 is offered both ways: a socket (the driver brings the cable, "case B") or a fixed cable ("case C").
-# Type 1 vehicle connectors only exist on a cable (there is no Type 1 socket-outlet) and are single phase.
-STANDARD_RULES = {
-    Std.TYPE2: {"power": {PT.AC_1_PHASE, PT.AC_3_PHASE}, "format": {Fmt.SOCKET, Fmt.CABLE}, "amps": 63},
-    Std.TYPE1: {"power": {PT.AC_1_PHASE}, "format": {Fmt.CABLE}, "amps": 80},
-    Std.TYPE3C: {"power": {PT.AC_1_PHASE, PT.AC_3_PHASE}, "format": {Fmt.SOCKET}, "amps": 63},
-    Std.CCS2: {"power": {PT.DC}, "format": {Fmt.CABLE}, "amps": 500},
-    Std.CCS1: {"power": {PT.DC}, "format": {Fmt.CABLE}, "amps": 500},
-    Std.CHADEMO: {"power": {PT.DC}, "format": {Fmt.CABLE}, "amps": 400},
-    **{d: {"power": {PT.AC_1_PHASE}, "format": {Fmt.SOCKET}, "amps": 16} for d in DOMESTIC},
-}
-
-# Voltage ranges per power type. AC 1-phase: phase-to-neutral. AC 3-phase: line-to-line (400 V in Europe),
-# which is what the derived power √3 × V × A expects; 380-480 V so that a phase voltage (230 V) typed by mistake
-# is caught rather than understating the power by √3. DC: the charger's maximum output voltage.
-VOLTAGE_RANGE = {PT.AC_1_PHASE: (100, 250), PT.AC_3_PHASE: (380, 480), PT.DC: (50, 1000)}
-MIN_AMPS = {PT.AC_1_PHASE: 6, PT.AC_3_PHASE: 6, PT.DC: 1}  # IEC 61851-1: AC charging needs at least 6 A
 
 
 class ConnectorForm(forms.Form):
@@ -65,34 +42,22 @@ class ConnectorForm(forms.Form):
     def clean(self):
         data = super().clean()
         data["connector_id"] = self.connector.connector_id
-        std, fmt, pt = data.get("standard"), data.get("format"), data.get("power_type")
-        volts, amps = data.get("max_voltage"), data.get("max_amperage")
-        rule = STANDARD_RULES.get(std)
-        if rule and pt and pt not in rule["power"]:
-            allowed = " or ".join(PT(p).label for p in sorted(rule["power"]))
-            self.add_error("power_type", f"{Std(std).label} is {allowed} only.")
-        if rule and fmt and fmt not in rule["format"]:
-            allowed = " or ".join(Fmt(f).label.lower() for f in sorted(rule["format"]))
-            self.add_error("format", f"{Std(std).label} comes as a {allowed} only.")
-        if pt == PT.DC and fmt == Fmt.SOCKET and "format" not in self.errors:
-            self.add_error("format", "DC chargers always have a fixed cable.")
-        if pt in VOLTAGE_RANGE and volts is not None:
-            lo, hi = VOLTAGE_RANGE[pt]
-            if not lo <= volts <= hi:
-                hint = " (enter the line-to-line voltage, e.g. 400 V)" if pt == PT.AC_3_PHASE else ""
-                self.add_error("max_voltage", f"For {PT(pt).label} enter {lo}–{hi} V{hint}.")
-        if pt in MIN_AMPS and amps is not None:
-            hi = rule["amps"] if rule else 1000
-            if not MIN_AMPS[pt] <= amps <= hi:
-                what = Std(std).label if rule else PT(pt).label
-                self.add_error("max_amperage", f"For {what} enter {MIN_AMPS[pt]}–{hi} A.")
+        errors = connectors.connector_errors(
+            standard=data.get("standard"),
+            format=data.get("format"),
+            power_type=data.get("power_type"),
+            voltage=data.get("max_voltage"),
+            amperage=data.get("max_amperage"),
+        )
+        for field, message in errors.items():
+            self.add_error(field, message)
         return data
 
     @property
     def max_power_watts(self):
         src = self.cleaned_data if self.is_bound and hasattr(self, "cleaned_data") else self.initial
         try:
-            return setup.max_power_watts(
+            return connectors.max_power_watts(
                 src.get("power_type"), int(src.get("max_voltage") or 0), int(src.get("max_amperage") or 0)
             )
         except (TypeError, ValueError):
@@ -112,7 +77,7 @@ class ResetForm(forms.Form):
     kind = forms.ChoiceField(
         label="Reset type",
         choices=StationReset.Kind.choices,
-        initial=setup.DEFAULT_RESET_KIND,
+        initial=commands.DEFAULT_RESET_KIND,
         widget=forms.RadioSelect,
     )
 
@@ -177,7 +142,7 @@ class StationSettingsForm(forms.Form):
         kwargs.setdefault(
             "initial",
             {
-                **{f: getattr(station, f) for f in setup.SETTINGS_FIELDS},
+                **{f: getattr(station, f) for f in station_settings.SETTINGS_FIELDS},
                 "access_groups": list(station.access_groups.all()),
             },
         )

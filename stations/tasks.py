@@ -1,9 +1,12 @@
-"""Background work for stations. Tasks take ids, re-fetch, and call a service (STYLE.md)."""
+"""Background work for stations. Tasks take ids, re-fetch, and call a service (STYLE.md). Services start
+them by name through eflux.jobs.enqueue."""
 
 from celery import shared_task
 
 from .calls import call_and_wait, call_wait, wake
 from .models import OcppCall, Station
+from .services.commands import call_result_to_audit
+from .services.configuration import configuration_job_run
 
 # --- OCPP calls (stations/calls.py) ----------------------------------------------------------------
 
@@ -26,20 +29,16 @@ def call_station(station_id: int, action: str, payload: dict, source: str = "tas
     return call_and_wait(station=station, action=action, payload=payload, source=source).pk
 
 
-# --- Portal onboarding (issue #3; stations/setup.py) -------------------------------------------------
+# --- Onboarding (stations/services/configuration.py, commands.py) ----------------------------------
 
 
 @shared_task
 def configuration_job_run_task(job_id: int) -> None:
     """Auto Configuration / Fix All: runs (or resumes) one ConfigurationJob row."""
-    from .setup import configuration_job_run
-
     configuration_job_run(job_id=job_id)
 
 
 @shared_task
 def call_result_to_audit_task(call_id: int, audit_id: int) -> None:
     """Store the station's answer to an operator's command (Reset, ChangeAvailability) in its audit event."""
-    from .setup import call_result_to_audit
-
     call_result_to_audit(call_id=call_id, audit_id=audit_id)

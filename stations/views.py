@@ -1,6 +1,6 @@
 """Operator portal: Charging Stations list, station page and the onboarding steps of the operator manual.
 
-Each view: parse, fetch through accounts.access (foreign → 404, wrong role → 403), call a stations.setup
+Each view: parse, fetch through accounts.access (foreign → 404, wrong role → 403), call a stations.services
 service, render. An htmx request (live refresh) gets only the partial around the region it refreshes."""
 
 from django.contrib import messages
@@ -19,7 +19,6 @@ from django.views.decorators.http import require_POST
 from accounts import access
 from accounts.models import AuditEvent
 
-from . import setup
 from .forms import ConnectorForm, EvseIdBatchForm, ResetForm, StationSettingsForm
 from .models import (
     ConfigurationJob,
@@ -30,6 +29,9 @@ from .models import (
     StationConfigurationKey,
     StationReset,
 )
+from .services import commands, configuration, evse_ids
+from .services import connectors as connector_service
+from .services import station_settings as settings_service
 
 LIST_PAGE_SIZE = 25
 JOURNAL_PAGE_SIZE = 50
@@ -251,7 +253,7 @@ def _configuration_context(request, station):
     keys = context_keys = list(StationConfigurationKey.objects.filter(station=station).select_related("call"))
     job = ConfigurationJob.objects.filter(station=station).first()
     reset = StationReset.objects.filter(station=station).select_related("call").first()
-    progress = setup.reset_progress(reset, station)
+    progress = commands.reset_progress(reset, station)
     context.update(
         keys=context_keys,
         job=job,
@@ -287,7 +289,7 @@ def station_auto_configuration(request, pk):
     kind = (
         ConfigurationJob.Kind.FIX_ALL if request.POST.get("kind") == "fix_all" else ConfigurationJob.Kind.AUTO
     )
-    result = setup.configuration_job_start(station=station, kind=kind, acting_user=request.user)
+    result = configuration.configuration_job_start(station=station, kind=kind, acting_user=request.user)
     (messages.success if result.created else messages.info)(request, result.message)
     return redirect("stations:configuration", pk=station.pk)
 
@@ -298,8 +300,8 @@ def station_reset(request, pk):
     station = _station(request, pk)
     _require_manage(request, station)
     form = ResetForm(request.POST)
-    kind = form.cleaned_data["kind"] if form.is_valid() else setup.DEFAULT_RESET_KIND
-    setup.station_reset(station=station, kind=kind, acting_user=request.user)
+    kind = form.cleaned_data["kind"] if form.is_valid() else commands.DEFAULT_RESET_KIND
+    commands.station_reset(station=station, kind=kind, acting_user=request.user)
     if not station.is_connected:
         messages.warning(request, "The station is offline: the reset cannot be delivered.")
     else:
@@ -319,7 +321,7 @@ def station_connectors(request, pk):
         _require_manage(request, station)
     forms = [ConnectorForm(request.POST if bound else None, connector=c) for c in connectors]
     # Autopick preview: the IDs the connectors without one would get, in order (reserved only on save).
-    previews = iter(setup.evse_ids_next_free(sum(1 for f in forms if f.evse is None)))
+    previews = iter(evse_ids.evse_ids_next_free(sum(1 for f in forms if f.evse is None)))
     for f in forms:
         f.evse_preview = None if f.evse else next(previews, None)
     pool_error = None
@@ -337,10 +339,10 @@ def station_connectors(request, pk):
     if bound and all([f.is_valid() for f in forms]):  # a list: every form validated, errors on all
         missing = sum(1 for f in forms if f.evse is None)
         try:
-            setup.connectors_configure(
+            connector_service.connectors_configure(
                 station=station, cleaned=[f.cleaned_data for f in forms], acting_user=request.user
             )
-        except setup.NoEvseIdAvailable:
+        except connector_service.NoEvseIdAvailable:
             pool_error = (
                 f"Not enough EVSE IDs available for autopick ({missing} needed). Generate a batch first."
             )
@@ -369,7 +371,7 @@ def station_settings(request, pk):
         if form.is_valid():
             data = {k: v for k, v in form.cleaned_data.items() if k != "access_groups"}
             try:
-                setup.station_settings_update(
+                settings_service.station_settings_update(
                     station=station,
                     data=data,
                     access_groups=form.cleaned_data["access_groups"],
@@ -427,7 +429,7 @@ def evse_id_list(request):
     _require_operator(request)
     form = EvseIdBatchForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        batch = setup.evse_id_batch_create(**form.cleaned_data, acting_user=request.user)
+        batch = evse_ids.evse_id_batch_create(**form.cleaned_data, acting_user=request.user)
         messages.success(
             request, f"{batch.count} EVSE IDs generated for {batch.country_code}*{batch.operator_id}."
         )
@@ -452,7 +454,7 @@ def evse_id_export(request):
     qs = EvseId.objects.order_by("id")
     if request.GET.get("status") in EvseId.Status.values:
         qs = qs.filter(status=request.GET["status"])
-    body = setup.evse_ids_csv(
+    body = evse_ids.evse_ids_csv(
         qs, lambda e: request.build_absolute_uri(reverse("stations:evse_id_detail", args=[e.evse_id]))
     )
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")

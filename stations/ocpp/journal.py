@@ -10,15 +10,13 @@ writes a lone frame at once; a busy one batches as much as arrived during the la
 resumes only after its row is committed, so "journal first, then process/send" still holds frame by frame."""
 
 import asyncio
-import logging
 
-from channels.db import database_sync_to_async
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
+from eflux.asyncdb import db
+from eflux.lib.group_commit import GroupCommit
 from stations.models import MessageLog, Station
-
-logger = logging.getLogger(__name__)
 
 MAX_BATCH = 500
 
@@ -35,46 +33,16 @@ def _write_batch(rows: list[dict]) -> list[int]:
     return [obj.pk for obj in objs]
 
 
-class JournalWriter:
-    def __init__(self):
-        self._queue: list[tuple[dict, asyncio.Future]] = []
-        self._flushing = False
-        self._write = database_sync_to_async(_write_batch, thread_sensitive=False)
-
-    async def write(self, **row) -> int:
-        future = asyncio.get_running_loop().create_future()
-        self._queue.append((row, future))
-        if not self._flushing:
-            self._flushing = True
-            asyncio.ensure_future(self._flush())
-        return await future
-
-    async def _flush(self):
-        try:
-            while self._queue:
-                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-                try:
-                    ids = await self._write([row for row, _ in batch])
-                except Exception as e:  # every waiter learns its frame is not journaled
-                    logger.exception("journal write of %s frames failed", len(batch))
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(e)
-                    continue
-                for (_, future), pk in zip(batch, ids, strict=True):
-                    if not future.done():
-                        future.set_result(pk)
-        finally:
-            self._flushing = False
+_writers: dict[int, GroupCommit] = {}
 
 
-_writers: dict[int, JournalWriter] = {}
-
-
-def writer() -> JournalWriter:
-    # One per event loop (daphne has one; tests may run others).
+def writer() -> GroupCommit:
+    """This loop's journal writer (daphne has one loop; tests may run others). `await writer().submit(row)`
+    returns the row's id once it is committed."""
     loop = asyncio.get_running_loop()
     w = _writers.get(id(loop))
     if w is None:
-        w = _writers[id(loop)] = JournalWriter()
+        w = _writers[id(loop)] = GroupCommit(
+            db(_write_batch), max_batch=MAX_BATCH, fatal=(OperationalError, InterfaceError)
+        )
     return w

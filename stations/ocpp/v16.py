@@ -9,10 +9,11 @@ from ocpp.v16 import ChargePoint as LibraryChargePointV16
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action, RegistrationStatus
 
-from stations import services
+from eflux.asyncdb import db
+from stations.services import messages
 
 from . import validation as v
-from .base import CsmsChargePointMixin, db
+from .base import CsmsChargePointMixin
 from .v16_transactions import TransactionHandlersV16
 
 
@@ -45,7 +46,7 @@ class ChargePointV16(CsmsChargePointMixin, TransactionHandlersV16, LibraryCharge
 
     @on(Action.boot_notification)
     async def on_boot_notification(self, charge_point_vendor, charge_point_model, **fields):
-        await db(services.station_boot)(
+        await db(messages.station_boot)(
             station_pk=self.station_pk,
             vendor=charge_point_vendor,
             model=charge_point_model,
@@ -65,7 +66,7 @@ class ChargePointV16(CsmsChargePointMixin, TransactionHandlersV16, LibraryCharge
 
     @after(Action.boot_notification)
     async def after_boot_notification(self, **_):
-        await db(services.station_after_boot)(self.station_pk)
+        await db(messages.station_after_boot)(self.station_pk)
 
     @on(Action.heartbeat)
     async def on_heartbeat(self):
@@ -74,7 +75,7 @@ class ChargePointV16(CsmsChargePointMixin, TransactionHandlersV16, LibraryCharge
 
     @on(Action.status_notification)
     async def on_status_notification(self, connector_id, error_code, status, **fields):
-        await db(services.connector_status_report)(
+        await db(messages.connector_status_report)(
             station_pk=self.station_pk,
             connector_id=connector_id,
             status=status,
@@ -82,33 +83,33 @@ class ChargePointV16(CsmsChargePointMixin, TransactionHandlersV16, LibraryCharge
             info=fields.get("info", ""),
             vendor_id=fields.get("vendor_id", ""),
             vendor_error_code=fields.get("vendor_error_code", ""),
-            timestamp=services.parse_station_datetime(fields.get("timestamp")),
+            timestamp=messages.parse_station_datetime(fields.get("timestamp")),
         )
         return call_result.StatusNotification()
 
     @on(Action.data_transfer)
     async def on_data_transfer(self, vendor_id, message_id="", data=None):
-        status, out = await db(services.station_data_transfer)(
+        status, out = await db(messages.station_data_transfer)(
             station_pk=self.station_pk, vendor_id=vendor_id, message_id=message_id, data=data
         )
         return call_result.DataTransfer(status=status, data=out)
 
     @on(Action.firmware_status_notification)
     async def on_firmware_status_notification(self, status):
-        await db(services.station_firmware_status)(station_pk=self.station_pk, status=status)
+        await db(messages.station_firmware_status)(station_pk=self.station_pk, status=status)
         return call_result.FirmwareStatusNotification()
 
     @on(Action.diagnostics_status_notification)
     async def on_diagnostics_status_notification(self, status):
-        await db(services.station_diagnostics_status)(station_pk=self.station_pk, status=status)
+        await db(messages.station_diagnostics_status)(station_pk=self.station_pk, status=status)
         return call_result.DiagnosticsStatusNotification()
 
     @on(Action.security_event_notification)
     async def on_security_event_notification(self, type, timestamp, tech_info=""):
-        await db(services.station_security_event)(
+        await db(messages.station_security_event)(
             station_pk=self.station_pk,
             event_type=type,
-            timestamp=services.parse_station_datetime(timestamp),
+            timestamp=messages.parse_station_datetime(timestamp),
             tech_info=tech_info,
         )
         return call_result.SecurityEventNotification()

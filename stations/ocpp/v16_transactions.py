@@ -7,28 +7,26 @@ InternalError: OCPP-J errata §3.3 makes a CallError the "failure to process the
 the station keeps the message and retries it (TransactionMessageAttempts/RetryInterval). A confirmation is
 therefore only ever sent for data that is stored."""
 
-from functools import partial
-
-from channels.db import database_sync_to_async
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
 from billing import services
-from billing.group_commit import GroupCommit
-
-# Off the process's single ORM thread (database_sync_to_async is thread-sensitive by default, and every
-# station's journal writes queue there): transaction writes of different stations commit in parallel on
-# the default executor. One station's messages stay in order, since its ChargePoint handles one frame at a
-# time. DatabaseSyncToAsync still closes stale connections before and after each call, so a database
-# restart heals on the next message.
-_db = partial(database_sync_to_async, thread_sensitive=False)
-
+from eflux.asyncdb import db as _db
+from eflux.lib.group_commit import GroupCommit
 
 # MeterValues are most of the traffic: concurrent ones of all stations of this process share one transaction
 # (one SELECT, one INSERT, one UPDATE). Each station still gets its answer only after that commit.
-_meter_values = GroupCommit(_db(services.meter_values_record_many))
+_record_meter_values = _db(services.meter_values_record_many)
+
+
+async def _meter_values_write(messages: list[dict]) -> None:
+    await _record_meter_values(messages)
+
+
+_meter_values = GroupCommit(_meter_values_write, fatal=(OperationalError, InterfaceError))
 
 
 def _id_tag_info(decision) -> dict:

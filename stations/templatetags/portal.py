@@ -2,15 +2,15 @@ from decimal import Decimal
 
 from django import template
 
-from stations import setup
+from stations.services import connectors
 
 register = template.Library()
 
 
 @register.filter
 def max_power_kw(connector) -> str:
-    """Derived maximum power of a configured connector (see stations.setup.max_power_watts)."""
-    watts = setup.max_power_watts(connector.power_type, connector.max_voltage, connector.max_amperage)
+    """Derived maximum power of a configured connector (see stations.connectors.max_power_watts)."""
+    watts = connectors.max_power_watts(connector.power_type, connector.max_voltage, connector.max_amperage)
     return "—" if watts is None else f"{(Decimal(watts) / 1000).quantize(Decimal('0.1'))} kW"
 
 

@@ -9,8 +9,8 @@ import threading
 import pytest
 from django.db import close_old_connections
 
-from stations import setup
 from stations.models import ConfigurationJob, MessageLog, OcppCall, Station, StationConfigurationKey
+from stations.services import commands, configuration
 from tests.conftest import start_daphne
 from tests.simulated import running_station, wait_for
 
@@ -34,7 +34,7 @@ def changes_sent(sim, key=None):
 
 
 def run_job(station, kind, user):
-    started = setup.configuration_job_start(station=station, kind=kind, acting_user=user)
+    started = configuration.configuration_job_start(station=station, kind=kind, acting_user=user)
     assert started.created, started.message
     return wait_for(
         lambda: ConfigurationJob.objects.filter(
@@ -56,7 +56,7 @@ def test_auto_configuration_then_fix_all_then_reset(server, operator):
 
         job = run_job(station, ConfigurationJob.Kind.AUTO, operator)
         rows = {r.key: r for r in Key.objects.filter(station=station)}
-        profile_keys = [k for k, _, _ in setup.DEFAULT_PROFILE_16]
+        profile_keys = [k for k, _, _ in configuration.DEFAULT_PROFILE_16]
         assert set(rows) == set(profile_keys)
         assert rows[REJECTED].state == Key.State.REJECTED and "rejected" in rows[REJECTED].reason
         assert rows["WebSocketPingInterval"].state == Key.State.REBOOT_REQUIRED
@@ -93,12 +93,14 @@ def test_auto_configuration_then_fix_all_then_reset(server, operator):
         assert station.audit_events.filter(action="station.fix_all").exists()
 
         # Reset Device: the station reboots, reconnects with its new AuthorizationKey, and boots again.
-        reset = setup.station_reset(station=station, kind=setup.DEFAULT_RESET_KIND, acting_user=operator)
+        reset = commands.station_reset(
+            station=station, kind=commands.DEFAULT_RESET_KIND, acting_user=operator
+        )
         sim.wait_booted(count=2, timeout=60)
         wait_for(
             lambda: all(
                 s["state"] == "done"
-                for s in setup.reset_progress(
+                for s in commands.reset_progress(
                     type(reset).objects.select_related("call").get(pk=reset.pk),
                     Station.objects.get(pk=station.pk),
                 )
@@ -125,7 +127,7 @@ def test_two_clicks_at_once_start_one_job_and_send_each_key_once(server, operato
             barrier.wait(timeout=60)
             try:
                 results.append(
-                    setup.configuration_job_start(
+                    configuration.configuration_job_start(
                         station=station, kind=ConfigurationJob.Kind.AUTO, acting_user=operator
                     )
                 )
@@ -148,7 +150,7 @@ def test_two_clicks_at_once_start_one_job_and_send_each_key_once(server, operato
 
 def test_offline_station_waits_and_resumes_when_it_reconnects(server, operator):
     station = Station.objects.create(ocpp_id="CFG-3")
-    started = setup.configuration_job_start(
+    started = configuration.configuration_job_start(
         station=station, kind=ConfigurationJob.Kind.AUTO, acting_user=operator
     )
     job = wait_for(
@@ -160,14 +162,14 @@ def test_offline_station_waits_and_resumes_when_it_reconnects(server, operator):
     assert not OcppCall.objects.filter(station=station).exists()  # nothing was sent into the void
     assert set(states(station).values()) == {Key.State.PENDING}
     # A second click while it waits does not start another job.
-    again = setup.configuration_job_start(
+    again = configuration.configuration_job_start(
         station=station, kind=ConfigurationJob.Kind.AUTO, acting_user=operator
     )
     assert not again.created and again.job.pk == job.pk
 
     with running_station(server, "CFG-3") as sim:
         sim.wait_booted()
-        # The BootNotification hook (stations.services.station_after_boot) resumed the job in the server.
+        # The BootNotification hook (stations.messages.station_after_boot) resumed the job in the server.
         wait_for(lambda: ConfigurationJob.objects.filter(pk=job.pk, status="done").exists(), timeout=120)
         assert changes_sent(sim)
         assert Key.objects.filter(station=station, state=Key.State.ACCEPTED).count() >= 10
@@ -188,7 +190,7 @@ def test_connection_lost_mid_job_waits_then_resumes_without_resending_done_keys(
             return original_change(key, value)
 
         config.change = change_then_lose_the_connection
-        started = setup.configuration_job_start(
+        started = configuration.configuration_job_start(
             station=station, kind=ConfigurationJob.Kind.AUTO, acting_user=operator
         )
         job = wait_for(
@@ -202,7 +204,7 @@ def test_connection_lost_mid_job_waits_then_resumes_without_resending_done_keys(
         # The station reconnects by itself (no reboot, so no BootNotification); the operator clicks again.
         sim.wait_until(lambda: sim.station.connected and sim.station.connection_count >= 2)
         wait_for(lambda: Station.objects.filter(pk=station.pk, is_connected=True).exists())
-        again = setup.configuration_job_start(
+        again = configuration.configuration_job_start(
             station=station, kind=ConfigurationJob.Kind.AUTO, acting_user=operator
         )
         assert again.job.pk == job.pk
@@ -244,7 +246,7 @@ def test_two_clicks_at_once_create_one_job_on_postgresql(operator, settings):
         try:
             barrier.wait(timeout=60)
             results.append(
-                setup.configuration_job_start(
+                configuration.configuration_job_start(
                     station=station, kind=ConfigurationJob.Kind.AUTO, acting_user=operator
                 )
             )

@@ -4,9 +4,9 @@ EVSE ID autopick on save, station moves to Activation pending."""
 import pytest
 from django.urls import reverse
 
-from stations import setup
 from stations.forms import ConnectorForm
 from stations.models import Connector, EvseId, Station
+from stations.services import connectors, evse_ids
 from tests.personas import make_station
 
 
@@ -17,7 +17,7 @@ def new_station(db):
 
 @pytest.fixture
 def pool(operator):
-    return setup.evse_id_batch_create(country_code="NL", operator_id="EFL", count=5, acting_user=operator)
+    return evse_ids.evse_id_batch_create(country_code="NL", operator_id="EFL", count=5, acting_user=operator)
 
 
 def post_data(**per_connector):
@@ -48,7 +48,7 @@ GOOD = {
     ],
 )
 def test_max_power_is_derived(power_type, volts, amps, watts):
-    result = setup.max_power_watts(power_type, volts, amps)
+    result = connectors.max_power_watts(power_type, volts, amps)
     if watts is None:
         assert result is None
     else:

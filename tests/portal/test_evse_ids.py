@@ -10,8 +10,8 @@ import pytest
 from django.db import close_old_connections, connection, transaction
 from django.urls import reverse
 
-from stations import setup
 from stations.models import Connector, EvseId
+from stations.services import evse_ids
 from tests.personas import make_station
 
 # eMI3 EVSE ID (ISO 15118-2 Annex H): country, operator, 'E', power outlet id; '*' separators.
@@ -19,8 +19,8 @@ EMI3 = re.compile(r"^[A-Z]{2}\*[A-Z0-9]{3}\*E[A-Z0-9][A-Z0-9*]{0,30}$")
 
 
 def test_batch_ids_follow_emi3_and_continue_the_sequence(operator):
-    setup.evse_id_batch_create(country_code="nl", operator_id="efl", count=3, acting_user=operator)
-    setup.evse_id_batch_create(country_code="NL", operator_id="EFL", count=2, acting_user=operator)
+    evse_ids.evse_id_batch_create(country_code="nl", operator_id="efl", count=3, acting_user=operator)
+    evse_ids.evse_id_batch_create(country_code="NL", operator_id="EFL", count=2, acting_user=operator)
     ids = list(EvseId.objects.order_by("id").values_list("evse_id", flat=True))
     assert ids == [f"NL*EFL*E00000{i}" for i in range(1, 6)]
     assert all(EMI3.match(i) for i in ids)
@@ -60,9 +60,9 @@ def test_only_operators_manage_evse_ids(client_for, request, persona):
 
 def test_csv_export_has_a_sticker_link_and_the_assignment(client_for, operator):
     station = make_station("CSV-1", connectors=(1,))
-    setup.evse_id_batch_create(country_code="NL", operator_id="EFL", count=2, acting_user=operator)
+    evse_ids.evse_id_batch_create(country_code="NL", operator_id="EFL", count=2, acting_user=operator)
     with transaction.atomic():
-        setup.evse_id_autopick(connector=station.connectors.get())
+        evse_ids.evse_id_autopick(connector=station.connectors.get())
     response = client_for(operator).get(reverse("stations:evse_id_export"))
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
@@ -75,9 +75,9 @@ def test_csv_export_has_a_sticker_link_and_the_assignment(client_for, operator):
 
 def test_each_id_shows_where_it_is_assigned(client_for, operator):
     station = make_station("WHERE-1", connectors=(1,))
-    setup.evse_id_batch_create(country_code="NL", operator_id="EFL", count=1, acting_user=operator)
+    evse_ids.evse_id_batch_create(country_code="NL", operator_id="EFL", count=1, acting_user=operator)
     with transaction.atomic():
-        evse = setup.evse_id_autopick(connector=station.connectors.get())
+        evse = evse_ids.evse_id_autopick(connector=station.connectors.get())
     client = client_for(operator)
     assert "WHERE-1</a> connector 1" in client.get(reverse("stations:evse_ids")).content.decode()
     detail = client.get(reverse("stations:evse_id_detail", args=[evse.evse_id])).content.decode()
@@ -94,7 +94,7 @@ def _autopick_all(connectors, *, hold: threading.Barrier | None = None):
     def worker(connector):
         try:
             with transaction.atomic():
-                evse = setup.evse_id_autopick(connector=connector)
+                evse = evse_ids.evse_id_autopick(connector=connector)
                 results[connector.pk] = evse.evse_id if evse else None
                 if hold is not None:
                     hold.wait(timeout=60)  # every saver holds its pick at the same moment
@@ -114,7 +114,7 @@ def _autopick_all(connectors, *, hold: threading.Barrier | None = None):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_autopick_never_assigns_one_id_twice(operator):
-    setup.evse_id_batch_create(country_code="NL", operator_id="EFL", count=12, acting_user=operator)
+    evse_ids.evse_id_batch_create(country_code="NL", operator_id="EFL", count=12, acting_user=operator)
     connectors = _connectors(8)
     results = _autopick_all(connectors)
     picked = list(results.values())
@@ -129,7 +129,7 @@ def test_concurrent_autopick_on_postgresql_skips_rows_locked_by_other_savers(ope
     """All savers hold their transaction open at the same time: with SELECT ... FOR UPDATE SKIP LOCKED each
     takes a different row; a plain read would hand all of them the same 'next free' ID (and block)."""
     assert connection.vendor == "postgresql"
-    setup.evse_id_batch_create(country_code="NL", operator_id="EFL", count=10, acting_user=operator)
+    evse_ids.evse_id_batch_create(country_code="NL", operator_id="EFL", count=10, acting_user=operator)
     connectors = _connectors(6)
     results = _autopick_all(connectors, hold=threading.Barrier(6))
     picked = sorted(results.values())

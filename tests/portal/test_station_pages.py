@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from accounts.models import AuditEvent
 from stations.models import MessageLog, Station
+from stations.services import configuration
 
 PAGES = ["detail", "configuration", "connectors", "commands"]
 
@@ -148,13 +149,12 @@ def test_reset_defaults_to_soft(client_for, operator, own_station):
 
 
 def test_waiting_job_page_keeps_polling_and_lets_the_operator_resume(client_for, operator, own_station):
-    from stations import setup
     from stations.models import ConfigurationJob
 
     client = client_for(operator)
     client.post(url("auto_configuration", own_station), {"kind": "auto"})
     job = ConfigurationJob.objects.get(station=own_station)
-    setup.configuration_job_run(job_id=job.pk)  # offline station: the job waits
+    configuration.configuration_job_run(job_id=job.pk)  # offline station: the job waits
     body = client.get(url("configuration", own_station), HTTP_HX_REQUEST="true").content.decode()
     assert "continues automatically when it reconnects" in body
     assert 'hx-trigger="every 5s"' in body
@@ -180,15 +180,14 @@ def test_a_job_no_worker_finished_does_not_block_the_station_for_good(operator, 
 
     from django.utils import timezone
 
-    from stations import setup
     from stations.models import ConfigurationJob
 
     old = ConfigurationJob.objects.create(
         station=own_station,
         status=ConfigurationJob.Status.RUNNING,
-        started_at=timezone.now() - timedelta(seconds=setup.STALE_JOB_SECONDS + 1),
+        started_at=timezone.now() - timedelta(seconds=configuration.STALE_JOB_SECONDS + 1),
     )
-    started = setup.configuration_job_start(
+    started = configuration.configuration_job_start(
         station=own_station, kind=ConfigurationJob.Kind.AUTO, acting_user=operator
     )
     assert started.created

@@ -9,7 +9,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from stations.models import Connector, MessageLog, OcppCall, Station
-from stations.services import station_set_password
+from stations.services.admission import station_set_password
 from tests.stations.ocpp_helpers import (
     BOOT,
     basic_auth,

@@ -7,7 +7,7 @@ import pytest
 
 from stations.calls import call_and_wait
 from stations.models import Connector, OcppCall, Station
-from stations.services import station_set_password
+from stations.services.admission import station_set_password
 from stations.simulator import Configuration, default_configuration
 from tests.simulated import running_station, simulator_process, wait_for
 

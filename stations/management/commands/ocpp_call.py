@@ -2,8 +2,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from stations.calls import SUPPORTED_ACTIONS, CallInvalid, call_and_wait, describe
+from stations.calls import SUPPORTED_ACTIONS, CallInvalid, call_and_wait
 from stations.models import OcppCall, Station
+from stations.services.commands import call_meaning
 
 
 class Command(BaseCommand):
@@ -31,5 +32,5 @@ class Command(BaseCommand):
         except CallInvalid as e:
             raise CommandError(str(e)) from None
         if call.status != OcppCall.Status.ANSWERED:
-            raise CommandError(describe(call))
-        self.stdout.write(describe(call))
+            raise CommandError(f"{call.action}: {call_meaning(call).text}")
+        self.stdout.write(json.dumps(call.response))

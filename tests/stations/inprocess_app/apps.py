@@ -18,6 +18,6 @@ class InprocessConfig(AppConfig):
     label = "inprocess_app"
 
     def ready(self):
-        from stations.services import DATA_TRANSFER_HANDLERS
+        from stations.services.messages import DATA_TRANSFER_HANDLERS
 
         DATA_TRANSFER_HANDLERS[VENDOR_ID] = queue_a_call

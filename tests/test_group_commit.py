@@ -1,4 +1,4 @@
-"""billing.group_commit: concurrent requests share one write; answers only after it; failures isolated."""
+"""eflux.lib.group_commit: concurrent requests share one write; answers only after it; failures isolated."""
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import OperationalError
 
-from billing.group_commit import GroupCommit
+from eflux.lib.group_commit import GroupCommit
 
 
 def run(coro):
@@ -60,12 +60,23 @@ def test_database_down_fails_every_request_of_the_batch():
         raise OperationalError("connection refused")
 
     async def main():
-        gc = GroupCommit(write)
+        gc = GroupCommit(write, fatal=(OperationalError,))
         return await asyncio.gather(*(gc.submit(x) for x in range(3)), return_exceptions=True)
 
     results = run(main())
     assert all(isinstance(r, OperationalError) for r in results)
     assert sum(len(c) for c in calls) == 3  # no per-item retries against a database that is down
+
+
+def test_each_caller_gets_its_own_result():
+    async def write(items):
+        return [f"row-{i}" for i in items]
+
+    async def main():
+        gc = GroupCommit(write)
+        return await asyncio.gather(*(gc.submit(i) for i in range(5)))
+
+    assert run(main()) == [f"row-{i}" for i in range(5)]
 
 
 def test_it_works_again_on_a_new_event_loop():

@@ -1,0 +1,1 @@
+"""Station workflows, one module each (docs/architecture.md has the map)."""

@@ -1,0 +1,131 @@
+"""Operator commands to a station (Reset, and the audit of any command's answer) and the one reading of what
+a call's outcome means, used by the CLI, remote start/stop, the configuration page and the audit trail."""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from accounts.audit import audit_record
+from accounts.models import AuditEvent
+from eflux.jobs import enqueue
+from stations import calls
+from stations.models import OcppCall, Station, StationReset
+
+AUDIT_TASK = "stations.tasks.call_result_to_audit_task"
+
+# Answers that mean "done as asked": OCPP 1.6 §7 status enumerations (ConfigurationStatus, ResetStatus,
+# AvailabilityStatus Scheduled = accepted for later, UnlockStatus Unlocked, RemoteStartStopStatus, ...).
+ACCEPTED_ANSWERS = frozenset({"Accepted", "RebootRequired", "Scheduled", "Unlocked"})
+
+
+@dataclass(frozen=True)
+class CallMeaning:
+    ok: bool  # the station did (or will do) what was asked
+    call_status: str  # OcppCall.Status
+    answer: str  # the station's status field, or the CALLERROR code; "" without either
+    text: str  # one line for humans, without the action name
+
+
+def call_meaning(call: OcppCall) -> CallMeaning:
+    """What a call's outcome means, in one place."""
+    status = call.status
+    if status == OcppCall.Status.ANSWERED:
+        answer = str((call.response or {}).get("status", "")) if isinstance(call.response, dict) else ""
+        if not answer:  # e.g. GetConfiguration, DataTransfer without status: the answer is the payload
+            return CallMeaning(True, status, "", "the station answered")
+        return CallMeaning(answer in ACCEPTED_ANSWERS, status, answer, f"the station answered {answer}")
+    if status == OcppCall.Status.CALL_ERROR:
+        text = f"the station answered CALLERROR {call.error_code}"
+        if call.error_description:
+            text += f" ({call.error_description})"
+        return CallMeaning(False, status, call.error_code, text)
+    if status == OcppCall.Status.TIMED_OUT:
+        return CallMeaning(False, status, "", f"no answer from the station within {call.timeout_seconds} s")
+    if status == OcppCall.Status.OFFLINE:
+        why = f" ({call.error_description})" if call.error_description else ""
+        return CallMeaning(False, status, "", f"the station is offline{why}")
+    return CallMeaning(False, status, "", call.get_status_display().lower())
+
+
+def call_audit_result(call: OcppCall) -> dict:
+    """The station's answer to a call as the audit trail keeps it."""
+    meaning = call_meaning(call)
+    result = {"action": call.action, "call_status": call.status, "meaning": meaning.text, "ok": meaning.ok}
+    if call.response:
+        result["response"] = call.response
+    if call.error_code or call.error_description:
+        result["error"] = f"{call.error_code}: {call.error_description}".strip(": ")
+    return result
+
+
+# --- reset ----------------------------------------------------------------------------------------
+
+# OCPP 1.6 §7.41 ResetType: Soft "restart the application software" is a full restart of the charger's
+# software: it re-reads its configuration and boots again (BootNotification), which is what the manual's
+# "reset with the right configuration" needs. Hard is the spec's "last resort" and may lose queued messages.
+DEFAULT_RESET_KIND = StationReset.Kind.SOFT
+
+
+@transaction.atomic
+def station_reset(*, station: Station, kind: str, acting_user) -> StationReset:
+    reset = StationReset.objects.create(station=station, kind=kind, requested_by=acting_user)
+    call = calls.call_send(
+        station=station, action="Reset", payload={"type": kind}, requested_by=acting_user, source="portal"
+    )
+    reset.call = call
+    event = audit_record(
+        actor=acting_user,
+        action="station.reset",
+        obj=station,
+        station=station,
+        account=station.account,
+        changes={"type": kind},
+        result=call_audit_result(call),
+    )
+    reset.audit_event = event
+    reset.save(update_fields=["call", "audit_event"])
+    if not call.is_final:
+        enqueue(AUDIT_TASK, call.pk, event.pk)
+    return reset
+
+
+def reset_progress(reset: StationReset | None, station: Station) -> list[dict] | None:
+    """Steps of a reset as the operator sees them, derived from the call and the station's presence."""
+    if reset is None:
+        return None
+    call = reset.call
+    answer = (call.response or {}).get("status") if call and call.response else None
+    steps = []
+    if call is None or call.status in (OcppCall.Status.PENDING, OcppCall.Status.SENT):
+        steps.append({"label": f"{reset.kind} reset sent, waiting for the station's answer", "state": "busy"})
+    elif call.status == OcppCall.Status.ANSWERED and answer == "Accepted":
+        steps.append({"label": f"{reset.kind} reset accepted by the station", "state": "done"})
+    else:
+        reason = answer or call.get_status_display()
+        steps.append({"label": f"Reset failed: {reason}", "state": "failed"})
+        return steps
+    booted = bool(
+        station.last_boot_at and station.last_boot_at >= reset.requested_at and station.is_connected
+    )
+    went_down = bool(
+        booted
+        or (station.disconnected_at and station.disconnected_at >= reset.requested_at)
+        or not station.is_connected
+    )
+    steps.append({"label": "Station disconnected (restarting)", "state": "done" if went_down else "busy"})
+    steps.append(
+        {
+            "label": "Station back online and booted",
+            "state": "done" if booted else ("busy" if went_down else "todo"),
+        }
+    )
+    return steps
+
+
+def call_result_to_audit(*, call_id: int, audit_id: int) -> None:
+    """Wait for the station's answer to a call and store it with the operator's audit event."""
+    call = OcppCall.objects.filter(pk=call_id).first()
+    if call is None:
+        return
+    call = calls.call_wait(call)
+    AuditEvent.objects.filter(pk=audit_id).update(result=call_audit_result(call))

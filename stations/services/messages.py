@@ -1,0 +1,129 @@
+"""What station-initiated messages change: BootNotification, StatusNotification, firmware / diagnostics /
+security notifications and DataTransfer. Version-neutral: the OCPP handlers (stations/ocpp/v16.py) only
+translate messages into these calls. Each write commits before the handler answers the station."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from stations.models import Connector, Station
+
+from .configuration import configuration_after_boot
+
+
+def parse_station_datetime(value: str | None) -> datetime | None:
+    """OCPP dateTime (1.6 §2.1: ISO 8601, UTC expected). A charger without a zone is read as UTC."""
+    if value is None:
+        return None
+    parsed = parse_datetime(value)
+    if parsed is None:
+        raise ValueError(f"not an ISO 8601 date-time: {value!r}")
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def station_boot(
+    *,
+    station_pk: int,
+    vendor: str,
+    model: str,
+    serial_number: str = "",
+    charge_box_serial_number: str = "",
+    firmware_version: str = "",
+    iccid: str = "",
+    imsi: str = "",
+    meter_type: str = "",
+    meter_serial_number: str = "",
+) -> None:
+    Station.objects.filter(pk=station_pk).update(
+        vendor=vendor,
+        model=model,
+        serial_number=serial_number,
+        charge_box_serial_number=charge_box_serial_number,
+        firmware_version=firmware_version,
+        iccid=iccid,
+        imsi=imsi,
+        meter_type=meter_type,
+        meter_serial_number=meter_serial_number,
+        last_boot_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+
+
+def station_after_boot(station_pk: int) -> None:
+    """Runs after each accepted BootNotification has been answered (an @after hook), so it may call the
+    station. Follow-up work after a boot (e.g. resuming configuration jobs) starts here."""
+    configuration_after_boot(station_pk=station_pk)
+
+
+def connector_status_report(
+    *,
+    station_pk: int,
+    connector_id: int,
+    status: str,
+    error_code: str,
+    info: str = "",
+    vendor_id: str = "",
+    vendor_error_code: str = "",
+    timestamp: datetime | None = None,
+) -> bool:
+    """Record a StatusNotification (OCPP 1.6 §4.9). Notifications can arrive out of order (queued while
+    offline): one with an older timestamp than the stored state never overwrites it. True if applied.
+    The common case (known connector, newer state) is one conditional UPDATE."""
+    timestamp = timestamp or timezone.now()
+    fields = {
+        "status": status,
+        "error_code": error_code,
+        "info": info,
+        "vendor_id": vendor_id,
+        "vendor_error_code": vendor_error_code,
+        "status_timestamp": timestamp,
+    }
+    connector = Connector.objects.filter(station_id=station_pk, connector_id=connector_id)
+    not_newer = Q(status_timestamp__isnull=True) | Q(status_timestamp__lte=timestamp)
+    if connector.filter(not_newer).update(**fields):
+        return True
+    if connector.exists():
+        return False  # stored state is newer
+    try:
+        with transaction.atomic():
+            Connector.objects.create(station_id=station_pk, connector_id=connector_id, **fields)
+        return True
+    except IntegrityError:  # created concurrently (another connection of the same station)
+        return bool(connector.filter(not_newer).update(**fields))
+
+
+def station_firmware_status(*, station_pk: int, status: str) -> None:
+    Station.objects.filter(pk=station_pk).update(firmware_status=status, updated_at=timezone.now())
+
+
+def station_diagnostics_status(*, station_pk: int, status: str) -> None:
+    Station.objects.filter(pk=station_pk).update(diagnostics_status=status, updated_at=timezone.now())
+
+
+def station_security_event(
+    *, station_pk: int, event_type: str, timestamp: datetime, tech_info: str = ""
+) -> None:
+    Station.objects.filter(pk=station_pk).update(
+        security_event=event_type[:50],
+        security_event_info=tech_info[:255],
+        security_event_at=timestamp,
+        updated_at=timezone.now(),
+    )
+
+
+# vendorId → handler(station_pk, message_id, data) -> (status, data). OCPP 1.6 §4.3: a vendorId nobody
+# handles is answered UnknownVendorId.
+DATA_TRANSFER_HANDLERS: dict[str, Callable[[int, str, str | None], tuple[str, str | None]]] = {}
+
+
+def station_data_transfer(*, station_pk: int, vendor_id: str, message_id: str = "", data: str | None = None):
+    handler = DATA_TRANSFER_HANDLERS.get(vendor_id)
+    if handler is None:
+        return "UnknownVendorId", None
+    return handler(station_pk, message_id, data)
