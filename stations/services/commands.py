@@ -40,7 +40,8 @@ def call_meaning(call: OcppCall) -> CallMeaning:
             text += f" ({call.error_description})"
         return CallMeaning(False, status, call.error_code, text)
     if status == OcppCall.Status.TIMED_OUT:
-        return CallMeaning(False, status, "", f"no answer from the station within {call.timeout_seconds} s")
+        why = f" ({call.error_description})" if call.error_description else ""
+        return CallMeaning(False, status, "", f"timed out after {call.timeout_seconds} s{why}")
     if status == OcppCall.Status.OFFLINE:
         why = f" ({call.error_description})" if call.error_description else ""
         return CallMeaning(False, status, "", f"the station is offline{why}")
