@@ -14,6 +14,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models, transaction
 
+from eflux.lib.id_tags import normalize_id_tag
+
 from . import access
 from .audit import audit_record
 from .models import AccessGroup, Account, AuditEvent, ChargeCard, Location, Membership, User
@@ -281,10 +283,11 @@ class ChargeCardAdminForm(forms.ModelForm):
         fields = ["id_tag", "kind", "label", "account", "holder", "roaming_party", "status", "expires_at"]
 
     def clean_id_tag(self):
-        from .services import normalize_id_tag
-
         # Same normalisation as the portal and the OCPP lookup, so the admin cannot store "04:a2" beside "04A2".
-        return normalize_id_tag(self.cleaned_data["id_tag"])
+        try:
+            return normalize_id_tag(self.cleaned_data["id_tag"], strict=True)
+        except ValueError as e:
+            raise forms.ValidationError(str(e)) from e
 
 
 @admin.register(ChargeCard)

@@ -1,3 +1,4 @@
+from datetime import datetime
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser
@@ -107,12 +108,14 @@ class ChargeCard(models.Model):
     def __str__(self) -> str:
         return self.label or self.id_tag
 
+    def is_expired_at(self, now: datetime) -> bool:
+        # A card past its expiry date is expired whatever its status says; the one rule for authorization
+        # (which decides at the message's receive time) and the portal.
+        return self.status == self.Status.EXPIRED or (self.expires_at is not None and self.expires_at <= now)
+
     @property
     def is_expired(self) -> bool:
-        # A card past its expiry date is expired whatever its status says (billing.authorization agrees).
-        return self.status == self.Status.EXPIRED or (
-            self.expires_at is not None and self.expires_at <= timezone.now()
-        )
+        return self.is_expired_at(timezone.now())
 
 
 class AccessGroup(TariffFields):

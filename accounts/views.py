@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from billing.models import BillingPlan
+from eflux.lib.id_tags import normalize_id_tag
 
 from . import access, services
 from .forms import (
@@ -242,7 +243,7 @@ def card_list(request):
     )
     q = request.GET.get("q", "").strip()
     if q:
-        cards = cards.filter(Q(id_tag__icontains=q.replace(":", "")) | Q(label__icontains=q))
+        cards = cards.filter(Q(id_tag__icontains=normalize_id_tag(q, strict=False)) | Q(label__icontains=q))
     status = request.GET.get("status", "")
     if status in ChargeCard.Status.values:
         cards = cards.filter(status=status)

@@ -21,7 +21,7 @@ from billing.charts import Series, line_chart
 from billing.forms import RemoteStartForm, SessionFilterForm
 from billing.metering import ENERGY_IMPORT_REGISTER, POWER_IMPORT, SOC
 from billing.models import ChargingSession, MeterValue
-from billing.services import FLAG_LABELS
+from billing.services.review import FLAG_LABELS
 
 PAGE_SIZE = 50
 

@@ -17,6 +17,7 @@ from ocpp.v16.enums import Action
 
 from billing import services
 from billing.group_commit import GroupCommit
+from eflux.lib.ocpp_time import format_ocpp_datetime
 
 # Off the process's single ORM thread (database_sync_to_async is thread-sensitive by default, and every
 # station's journal writes queue there): transaction writes of different stations commit in parallel on
@@ -32,13 +33,13 @@ _meter_values = GroupCommit(_db(services.meter_values_record_many))
 
 
 def _id_tag_info(decision) -> dict:
-    # call_result payloads go through the library's snake->camel conversion; give snake_case keys.
+    # IdTagInfo (OCPP 1.6 §7.27, errata §3.73). call_result payloads go through the library's snake->camel
+    # conversion; give snake_case keys.
     info = {"status": decision.status}
-    wire = decision.id_tag_info()
-    if "expiryDate" in wire:
-        info["expiry_date"] = wire["expiryDate"]
-    if "parentIdTag" in wire:
-        info["parent_id_tag"] = wire["parentIdTag"]
+    if decision.expiry_date:
+        info["expiry_date"] = format_ocpp_datetime(decision.expiry_date)
+    if decision.parent_id_tag:
+        info["parent_id_tag"] = decision.parent_id_tag
     return info
 
 
