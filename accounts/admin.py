@@ -14,12 +14,27 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models, transaction
 
+from eflux.lib.id_tags import normalize_id_tag
+
 from . import access
 from .audit import audit_record
 from .models import AccessGroup, Account, AuditEvent, ChargeCard, Location, Membership, User
 
 # Never copied into the audit log, not even hashed.
 SECRET_FIELDS = {"password", "password_hash", "password1", "password2"}
+
+
+# Scopes: (user, queryset) → the rows of it this user may see or change (the models' QuerySet methods).
+def visible(user, qs):
+    return qs.visible_to(user)
+
+
+def managed(user, qs):
+    return qs.managed_by(user)
+
+
+def commercial(user, qs):
+    return qs.commercial_to(user)
 
 
 def through(path: str, model_label: str, scope):
@@ -185,27 +200,19 @@ class ScopedModelAdmin(admin.ModelAdmin):
             super().delete_queryset(request, queryset)
 
 
-def _managed_accounts(user, qs):
-    return access.accounts_managed_by(user, qs)
-
-
 def _members_of_managed(user, qs):
     if access.is_platform_operator(user):
         return qs
     return qs.filter(memberships__account_id__in=access.account_ids(user, access.MANAGE_ROLES)).distinct()
 
 
-def _stations_commercial(user, qs):
-    return access.stations_commercial_to(user, qs)
-
-
 ACCOUNT_CHOICES = {
-    "account": _managed_accounts,
+    "account": managed,
     "holder": _members_of_managed,
     "user": _members_of_managed,
     "users": _members_of_managed,
-    "cards": access.cards_visible_to,
-    "stations": _stations_commercial,
+    "cards": visible,
+    "stations": commercial,
 }
 
 
@@ -217,7 +224,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Account)
 class AccountAdmin(ScopedModelAdmin):
-    scope = staticmethod(access.accounts_managed_by)
+    scope = staticmethod(managed)
     list_display = ["name", "kind", "country", "vat_number", "billing_email"]
     list_filter = ["kind", "country"]
     search_fields = ["name", "vat_number", "billing_email"]
@@ -226,7 +233,7 @@ class AccountAdmin(ScopedModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(ScopedModelAdmin):
-    scope = staticmethod(through("account", "accounts.Account", access.accounts_managed_by))
+    scope = staticmethod(through("account", "accounts.Account", managed))
     choice_scopes = ACCOUNT_CHOICES
     list_display = ["user", "account", "role", "created_at"]
     list_filter = ["role"]
@@ -268,7 +275,7 @@ class UserAdmin(ScopedModelAdmin, DjangoUserAdmin):
 
 @admin.register(Location)
 class LocationAdmin(ScopedModelAdmin):
-    scope = staticmethod(access.locations_visible_to)
+    scope = staticmethod(visible)
     choice_scopes = ACCOUNT_CHOICES
     list_display = ["name", "account", "country", "timezone"]
     list_filter = ["country"]
@@ -281,16 +288,17 @@ class ChargeCardAdminForm(forms.ModelForm):
         fields = ["id_tag", "kind", "label", "account", "holder", "roaming_party", "status", "expires_at"]
 
     def clean_id_tag(self):
-        from .services import normalize_id_tag
-
         # Same normalisation as the portal and the OCPP lookup, so the admin cannot store "04:a2" beside "04A2".
-        return normalize_id_tag(self.cleaned_data["id_tag"])
+        try:
+            return normalize_id_tag(self.cleaned_data["id_tag"], strict=True)
+        except ValueError as e:
+            raise forms.ValidationError(str(e)) from e
 
 
 @admin.register(ChargeCard)
 class ChargeCardAdmin(ScopedModelAdmin):
     form = ChargeCardAdminForm
-    scope = staticmethod(access.cards_visible_to)
+    scope = staticmethod(visible)
     choice_scopes = ACCOUNT_CHOICES
     list_display = ["id_tag", "label", "kind", "account", "holder", "status", "expires_at"]
     list_filter = ["kind", "status"]
@@ -299,7 +307,7 @@ class ChargeCardAdmin(ScopedModelAdmin):
 
 @admin.register(AccessGroup)
 class AccessGroupAdmin(ScopedModelAdmin):
-    scope = staticmethod(access.access_groups_visible_to)
+    scope = staticmethod(visible)
     choice_scopes = ACCOUNT_CHOICES
     list_display = ["name", "account", "terms", "is_shared"]
     list_filter = ["terms", "is_shared"]
@@ -309,7 +317,7 @@ class AccessGroupAdmin(ScopedModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ScopedModelAdmin):
-    scope = staticmethod(access.audit_events_visible_to)
+    scope = staticmethod(visible)
     list_display = ["created_at", "actor", "action", "object_repr", "account", "station"]
     list_filter = ["action"]
     search_fields = ["object_repr", "action", "actor__username"]
@@ -333,12 +341,12 @@ def _generic_scope(model):
     """Scope for a model nobody wrote an admin for: through its station, else its account, else operators only."""
     names = {f.name: f for f in model._meta.get_fields() if f.is_relation and f.many_to_one}
     if "station" in names and names["station"].related_model._meta.label_lower == "stations.station":
-        return through("station", "stations.Station", access.stations_commercial_to)
+        return through("station", "stations.Station", commercial)
     if "session" in names and hasattr(names["session"].related_model.objects, "visible_to"):
         label = names["session"].related_model._meta.label
-        return through("session", label, lambda user, qs: qs.visible_to(user))
+        return through("session", label, visible)
     if "account" in names and names["account"].related_model is Account:
-        return through("account", "accounts.Account", access.accounts_managed_by)
+        return through("account", "accounts.Account", managed)
     return None
 
 

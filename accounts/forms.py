@@ -18,7 +18,7 @@ class ActivationForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        accounts = access.accounts_managed_by(user, Account.objects.all())
+        accounts = Account.objects.all().managed_by(user)
         self.fields["account"].queryset = accounts
         self.fields["location"].queryset = Location.objects.filter(account__in=accounts).select_related(
             "account"
@@ -67,7 +67,7 @@ class MembershipRoleForm(forms.Form):
 
 
 def _limit_account(form, user):
-    accounts = access.accounts_managed_by(user, Account.objects.all())
+    accounts = Account.objects.all().managed_by(user)
     form.fields["account"].queryset = accounts
     if accounts.count() == 1:
         form.fields["account"].initial = accounts.first()

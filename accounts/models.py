@@ -1,15 +1,85 @@
+from datetime import datetime
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
-from billing.models import TariffFields
+from billing.tariffs import TariffFields
 
 
 class User(AbstractUser):
     # Platform operators see and manage everything (accounts.access decides; is_staff only opens the admin).
     is_platform_operator = models.BooleanField(default=False)
+
+
+def user_is_operator(user) -> bool:
+    """A platform operator (or superuser): sees and manages everything. False for anonymous and inactive."""
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and (user.is_superuser or getattr(user, "is_platform_operator", False))
+    )
+
+
+def account_ids(user, roles=None) -> list[int]:
+    """Ids of the accounts where the user holds one of `roles` (any role when None)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return []
+    # Not cached on the user: memberships change (role edits) and a stale cache would widen access.
+    qs = Membership.objects.filter(user=user)
+    if roles:
+        qs = qs.filter(role__in=roles)
+    return list(qs.values_list("account_id", flat=True))
+
+
+# Visibility rules as QuerySet methods (`Account.objects.visible_to(user)`); roles are in accounts.access.
+
+
+class AccountQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self if user_is_operator(user) else self.filter(pk__in=account_ids(user))
+
+    def managed_by(self, user):
+        """Accounts whose members, cards, groups and locations the user may change."""
+        return (
+            self if user_is_operator(user) else self.filter(pk__in=account_ids(user, Membership.MANAGE_ROLES))
+        )
+
+
+class OwnedByAccountQuerySet(models.QuerySet):
+    """Rows with an `account`: members with a full role (Account admin, Billing admin) see them."""
+
+    def visible_to(self, user):
+        if user_is_operator(user):
+            return self
+        return self.filter(account_id__in=account_ids(user, Membership.FULL_ROLES))
+
+
+class ChargeCardQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The account's cards for full roles, and a driver's own cards."""
+        if user_is_operator(user):
+            return self
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(Q(account_id__in=account_ids(user, Membership.FULL_ROLES)) | Q(holder=user))
+
+
+class AccessGroupQuerySet(OwnedByAccountQuerySet):
+    def linkable_to(self, station):
+        """Groups a station's settings may link: its own account's groups and other accounts' shared groups."""
+        return self.filter(Q(account_id=station.account_id) | Q(is_shared=True))
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        if user_is_operator(user):
+            return self
+        managed = account_ids(user, Membership.MANAGE_ROLES)
+        return self.filter(Q(account_id__in=managed) | Q(station__account_id__in=managed))
 
 
 class Account(models.Model):
@@ -28,6 +98,8 @@ class Account(models.Model):
     billing_email = models.EmailField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = AccountQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
 
@@ -41,6 +113,11 @@ class Membership(models.Model):
         BILLING_ADMIN = "billing_admin", "Billing admin"
         FIELD_SERVICE = "field_service", "Field Service Technician"
         DRIVER = "driver", "Driver"
+
+    # Roles that see an account's commercial side (stations with prices, sessions, invoices, cards).
+    FULL_ROLES = (Role.ACCOUNT_ADMIN, Role.BILLING_ADMIN)
+    MANAGE_ROLES = (Role.ACCOUNT_ADMIN,)
+    TECH_ROLES = (Role.FIELD_SERVICE,)
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
@@ -65,6 +142,8 @@ class Location(models.Model):
     latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     timezone = models.CharField(max_length=64, default="UTC")
+
+    objects = OwnedByAccountQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -98,6 +177,8 @@ class ChargeCard(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = ChargeCardQuerySet.as_manager()
+
     class Meta:
         constraints = [
             # Authorization looks a card up by its idTag; one card per idTag on the platform.
@@ -107,12 +188,14 @@ class ChargeCard(models.Model):
     def __str__(self) -> str:
         return self.label or self.id_tag
 
+    def is_expired_at(self, now: datetime) -> bool:
+        # A card past its expiry date is expired whatever its status says; the one rule for authorization
+        # (which decides at the message's receive time) and the portal.
+        return self.status == self.Status.EXPIRED or (self.expires_at is not None and self.expires_at <= now)
+
     @property
     def is_expired(self) -> bool:
-        # A card past its expiry date is expired whatever its status says (billing.authorization agrees).
-        return self.status == self.Status.EXPIRED or (
-            self.expires_at is not None and self.expires_at <= timezone.now()
-        )
+        return self.is_expired_at(timezone.now())
 
 
 class AccessGroup(TariffFields):
@@ -127,6 +210,8 @@ class AccessGroup(TariffFields):
     users = models.ManyToManyField(User, blank=True, related_name="access_groups")
     cards = models.ManyToManyField(ChargeCard, blank=True, related_name="access_groups")
     stations = models.ManyToManyField("stations.Station", blank=True, related_name="access_groups")
+
+    objects = AccessGroupQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -150,6 +235,8 @@ class AuditEvent(models.Model):
     changes = models.JSONField(default=dict, blank=True)  # {"field": [before, after]}
     result = models.JSONField(default=dict, blank=True)  # the station's answer, when there is one
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

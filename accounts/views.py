@@ -11,6 +11,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from billing.models import BillingPlan
+from eflux.lib.id_tags import normalize_id_tag
+from stations.services import station_settings
 
 from . import access, services
 from .forms import (
@@ -55,8 +57,12 @@ def _full_any(user) -> bool:
 
 @login_required
 def account_list(request):
-    accounts = access.accounts_visible_to(request.user, Account.objects.all()).annotate(
-        member_count=Count("memberships", distinct=True), station_count=Count("stations", distinct=True)
+    accounts = (
+        Account.objects.all()
+        .visible_to(request.user)
+        .annotate(
+            member_count=Count("memberships", distinct=True), station_count=Count("stations", distinct=True)
+        )
     )
     return render(
         request,
@@ -95,7 +101,7 @@ def _members_context(request, account, add_form=None):
 @login_required
 @require_http_methods(["GET", "POST"])
 def account_detail(request, pk):
-    account = access.get_for_user_or_404(access.accounts_visible_to(request.user, Account.objects.all()), pk)
+    account = access.get_for_user_or_404(Account.objects.all().visible_to(request.user), pk)
     can_edit = access.can_edit_account_billing(request.user, account)
     form = AccountForm(instance=account) if can_edit else None
     if request.method == "POST":
@@ -123,7 +129,7 @@ def account_detail(request, pk):
 @login_required
 @require_POST
 def account_member_add(request, pk):
-    account = access.get_for_user_or_404(access.accounts_visible_to(request.user, Account.objects.all()), pk)
+    account = access.get_for_user_or_404(Account.objects.all().visible_to(request.user), pk)
     _require(access.can_manage_account(request.user, account))
     form = MemberAddForm(request.POST)
     if form.is_valid():
@@ -156,7 +162,7 @@ def account_member_add(request, pk):
 @login_required
 @require_POST
 def membership_edit(request, pk):
-    visible_accounts = access.accounts_visible_to(request.user, Account.objects.all())
+    visible_accounts = Account.objects.all().visible_to(request.user)
     membership = access.get_for_user_or_404(
         Membership.objects.filter(account__in=visible_accounts).select_related("account", "user"), pk
     )
@@ -191,7 +197,7 @@ def station_activation(request):
     _require(_manages_any(request.user))
     if request.htmx and request.method == "GET":
         # Live lookup while typing: only pending stations are found, so nothing else leaks.
-        station = services.find_station_for_activation(request.GET.get("query", ""))
+        station = station_settings.find_station_for_activation(request.GET.get("query", ""))
         return render(
             request,
             "accounts/partials/activation_lookup.html",
@@ -201,14 +207,14 @@ def station_activation(request):
         request.POST or None, user=request.user, initial={"query": request.GET.get("query", "")}
     )
     if request.method == "POST" and form.is_valid():
-        station = services.find_station_for_activation(form.cleaned_data["query"])
+        station = station_settings.find_station_for_activation(form.cleaned_data["query"])
         if station is None:
             form.add_error(
                 "query", "No station waiting for activation has this OCPP ID, serial number or EVSE ID."
             )
         else:
             try:
-                station = services.station_activate(
+                station = station_settings.station_activate(
                     station=station,
                     account=form.cleaned_data["account"],
                     billing_plan=form.cleaned_data["billing_plan"],
@@ -237,12 +243,10 @@ def _can_list_cards(user) -> bool:
 @login_required
 def card_list(request):
     _require(_can_list_cards(request.user))
-    cards = access.cards_visible_to(request.user, ChargeCard.objects.all()).select_related(
-        "account", "holder"
-    )
+    cards = ChargeCard.objects.all().visible_to(request.user).select_related("account", "holder")
     q = request.GET.get("q", "").strip()
     if q:
-        cards = cards.filter(Q(id_tag__icontains=q.replace(":", "")) | Q(label__icontains=q))
+        cards = cards.filter(Q(id_tag__icontains=normalize_id_tag(q, strict=False)) | Q(label__icontains=q))
     status = request.GET.get("status", "")
     if status in ChargeCard.Status.values:
         cards = cards.filter(status=status)
@@ -277,7 +281,7 @@ def card_create(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def card_edit(request, pk):
-    card = access.get_for_user_or_404(access.cards_visible_to(request.user, ChargeCard.objects.all()), pk)
+    card = access.get_for_user_or_404(ChargeCard.objects.all().visible_to(request.user), pk)
     can_manage = access.can_manage_card(request.user, card)
     if request.method == "POST":
         _require(can_manage)
@@ -304,7 +308,7 @@ def card_edit(request, pk):
 @require_POST
 def card_status(request, pk):
     """Block / unblock from the card list; htmx swaps the row."""
-    card = access.get_for_user_or_404(access.cards_visible_to(request.user, ChargeCard.objects.all()), pk)
+    card = access.get_for_user_or_404(ChargeCard.objects.all().visible_to(request.user), pk)
     _require(access.can_manage_card(request.user, card))
     status = request.POST.get("status", "")
     if status not in (ChargeCard.Status.ACTIVE, ChargeCard.Status.BLOCKED):
@@ -344,7 +348,8 @@ def card_import(request):
 def access_group_list(request):
     _require(_full_any(request.user))
     groups = (
-        access.access_groups_visible_to(request.user, AccessGroup.objects.all())
+        AccessGroup.objects.all()
+        .visible_to(request.user)
         .select_related("account")
         .annotate(
             user_count=Count("users", distinct=True),
@@ -390,9 +395,7 @@ def access_group_create(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def access_group_edit(request, pk):
-    group = access.get_for_user_or_404(
-        access.access_groups_visible_to(request.user, AccessGroup.objects.all()), pk
-    )
+    group = access.get_for_user_or_404(AccessGroup.objects.all().visible_to(request.user), pk)
     can_manage = access.can_manage_account(request.user, group.account)
     if request.method == "POST":
         _require(can_manage)
@@ -420,9 +423,7 @@ def access_group_edit(request, pk):
 @login_required
 @require_POST
 def access_group_delete(request, pk):
-    group = access.get_for_user_or_404(
-        access.access_groups_visible_to(request.user, AccessGroup.objects.all()), pk
-    )
+    group = access.get_for_user_or_404(AccessGroup.objects.all().visible_to(request.user), pk)
     _require(access.can_manage_account(request.user, group.account))
     services.access_group_delete(group=group, acting_user=request.user)
     messages.success(request, f"Access group {group} deleted.")
@@ -433,9 +434,7 @@ def access_group_delete(request, pk):
 @require_POST
 def access_group_import(request, pk):
     """CSV of cards into a group (issue #4 §6): all rows or none, like the card import."""
-    group = access.get_for_user_or_404(
-        access.access_groups_visible_to(request.user, AccessGroup.objects.all()), pk
-    )
+    group = access.get_for_user_or_404(AccessGroup.objects.all().visible_to(request.user), pk)
     _require(access.can_manage_account(request.user, group.account))
     form = GroupCardImportForm(request.POST, request.FILES)
     result = None
@@ -464,7 +463,8 @@ def access_group_import(request, pk):
 def location_list(request):
     _require(_full_any(request.user))
     locations = (
-        access.locations_visible_to(request.user, Location.objects.all())
+        Location.objects.all()
+        .visible_to(request.user)
         .select_related("account")
         .annotate(station_count=Count("stations"))
     )
@@ -494,9 +494,7 @@ def location_create(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def location_edit(request, pk):
-    location = access.get_for_user_or_404(
-        access.locations_visible_to(request.user, Location.objects.all()), pk
-    )
+    location = access.get_for_user_or_404(Location.objects.all().visible_to(request.user), pk)
     can_manage = access.can_manage_account(request.user, location.account)
     if request.method == "POST":
         _require(can_manage)
@@ -525,9 +523,7 @@ def location_edit(request, pk):
 @login_required
 def audit_list(request):
     _require(_manages_any(request.user))
-    events = access.audit_events_visible_to(request.user, AuditEvent.objects.all()).select_related(
-        "actor", "account", "station"
-    )
+    events = AuditEvent.objects.all().visible_to(request.user).select_related("actor", "account", "station")
     action = request.GET.get("action", "").strip()
     if action:
         events = events.filter(action__startswith=action)

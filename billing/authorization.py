@@ -21,33 +21,18 @@ Order of the rules (first match wins):
 Blocked/expired come before free charging: a card the platform blocked (lost, stolen) stays blocked.
 """
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import AccessGroup, ChargeCard
 from billing.pricing import Tariff
+from eflux.lib.id_tags import normalize_id_tag
 
 ACCEPTED, BLOCKED, EXPIRED, INVALID = "Accepted", "Blocked", "Expired", "Invalid"
-
-_SEPARATORS = re.compile(r"[\s:\-.]")
-
-
-def normalize_id_tag(id_tag: str) -> str:
-    """IdToken is CiString20Type (1.6 errata §3.74: case-insensitive). Same rule as the accounts app, which
-    stores cards upper case without separators; but never raises: a transaction message with an odd idTag
-    must still be stored (it simply matches no card)."""
-    from django.core.exceptions import ValidationError
-
-    from accounts.services import normalize_id_tag as accounts_normalize
-
-    try:
-        return accounts_normalize(id_tag)
-    except ValidationError:
-        return _SEPARATORS.sub("", str(id_tag or "")).upper()[:20]
 
 
 @dataclass(frozen=True)
@@ -55,8 +40,8 @@ class Decision:
     status: str
     reason: str
     id_tag: str
-    card: object = None  # accounts.ChargeCard
-    access_group: object = None  # accounts.AccessGroup
+    card: ChargeCard | None = None
+    access_group: AccessGroup | None = None
     tariff: Tariff | None = None
     is_free: bool = False
     expiry_date: datetime | None = None
@@ -65,15 +50,6 @@ class Decision:
     @property
     def accepted(self) -> bool:
         return self.status == ACCEPTED
-
-    def id_tag_info(self) -> dict:
-        """IdTagInfo (OCPP 1.6 §7.27, errata §3.73) in wire form (camelCase)."""
-        info = {"status": self.status}
-        if self.expiry_date:
-            info["expiryDate"] = self.expiry_date.astimezone(UTC).isoformat().replace("+00:00", "Z")
-        if self.parent_id_tag:
-            info["parentIdTag"] = self.parent_id_tag
-        return info
 
 
 def station_tariff(station) -> Tariff:
@@ -104,8 +80,6 @@ def parent_id_tag_for(card) -> str | None:
 
 
 def _best_group(card, station):
-    from accounts.models import AccessGroup
-
     # Members are cards, or users whose cards count too (the card's holder).
     member = Q(cards=card) | Q(users=card.holder_id) if card.holder_id else Q(cards=card)
     groups = AccessGroup.objects.filter(stations=station).filter(member).distinct()
@@ -122,10 +96,10 @@ def _best_group(card, station):
 
 
 def authorize(*, station, id_tag: str, now: datetime | None = None) -> Decision:
-    from accounts.models import ChargeCard
-
     now = now or timezone.now()
-    tag = normalize_id_tag(id_tag)
+    # Lenient: an idTag no card can have (too long, odd characters) is still decided (unknown_card), since
+    # a transaction message carrying it must be stored (§4.8, §4.10).
+    tag = normalize_id_tag(id_tag, strict=False)
     card = ChargeCard.objects.filter(id_tag=tag).select_related("account").first()
     common = dict(id_tag=tag, card=card)
 
@@ -134,7 +108,7 @@ def authorize(*, station, id_tag: str, now: datetime | None = None) -> Decision:
     if card is not None:
         if card.status == ChargeCard.Status.BLOCKED:
             return Decision(BLOCKED, "card_blocked", **common)
-        if card.status == ChargeCard.Status.EXPIRED or (card.expires_at and card.expires_at <= now):
+        if card.is_expired_at(now):
             return Decision(EXPIRED, "card_expired", expiry_date=card.expires_at, **common)
     accepted = dict(
         expiry_date=card.expires_at if card else None,
@@ -148,8 +122,6 @@ def authorize(*, station, id_tag: str, now: datetime | None = None) -> Decision:
 
     group = _best_group(card, station)
     if group is not None:
-        from accounts.models import AccessGroup
-
         if group.terms == AccessGroup.Terms.FREE:
             return Decision(
                 ACCEPTED,

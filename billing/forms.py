@@ -3,8 +3,8 @@ from django.db.models import Q
 
 from accounts import access
 from accounts.models import ChargeCard
-from billing.authorization import normalize_id_tag
 from billing.models import ChargingSession
+from eflux.lib.id_tags import normalize_id_tag
 
 
 class SessionFilterForm(forms.Form):
@@ -27,7 +27,9 @@ class SessionFilterForm(forms.Form):
             qs = qs.filter(q)
         if d.get("card"):
             value = d["card"].strip()
-            qs = qs.filter(Q(id_tag__icontains=normalize_id_tag(value)) | Q(card__label__icontains=value))
+            qs = qs.filter(
+                Q(id_tag__icontains=normalize_id_tag(value, strict=False)) | Q(card__label__icontains=value)
+            )
         # Dates are UTC calendar days of the station's start time.
         if d.get("date_from"):
             qs = qs.filter(started_at__date__gte=d["date_from"])
@@ -50,12 +52,12 @@ class RemoteStartForm(forms.Form):
         self.station, self.user = station, user
 
     def clean_id_tag(self):
-        tag = normalize_id_tag(self.cleaned_data["id_tag"])
+        tag = normalize_id_tag(self.cleaned_data["id_tag"], strict=False)
         if not tag:
             raise forms.ValidationError("Enter a card's idTag.")
         # Operators may start with any idTag; account admins only with the cards their role sees.
         if not access.is_platform_operator(self.user):
-            visible = access.cards_visible_to(self.user, ChargeCard.objects.filter(id_tag=tag))
+            visible = ChargeCard.objects.filter(id_tag=tag).visible_to(self.user)
             if not visible.exists():
                 raise forms.ValidationError("No such card in your accounts.")
         return tag

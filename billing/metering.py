@@ -1,10 +1,12 @@
 """Meter value normalisation (OCPP 1.6 §7.43 SampledValue, §7.31 Measurand, §7.45 UnitOfMeasure).
-Pure: no Django. Takes the sampledValue dicts as the ocpp library hands them over (snake_case) or as
-sent on the wire (camelCase) and returns rows with the value in a base unit (Wh, W, A, V, %, ...)."""
+Pure: no Django. Takes the MeterValue dicts as the ocpp library hands them to the handlers (snake_case
+keys, nested ones too) and returns rows with the value in a base unit (Wh, W, A, V, %, ...)."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from eflux.lib.ocpp_time import parse_ocpp_datetime
 
 ENERGY_IMPORT_REGISTER = "Energy.Active.Import.Register"
 POWER_IMPORT = "Power.Active.Import"
@@ -62,26 +64,6 @@ class Sample:
         return int(self.value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def parse_timestamp(value) -> datetime | None:
-    """ISO 8601 as OCPP-J sends it (§3.15: UTC with Z recommended); naive times are taken as UTC."""
-    if isinstance(value, datetime):
-        dt = value
-    else:
-        try:
-            dt = datetime.fromisoformat(str(value).strip())
-        except ValueError:
-            return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
-
-
-def _get(d: dict, snake: str, camel: str, default=None):
-    if snake in d:
-        return d[snake]
-    return d.get(camel, default)
-
-
 def default_unit(measurand: str) -> str:
     for prefix, unit in _DEFAULT_UNIT.items():
         if measurand.startswith(prefix):
@@ -111,15 +93,15 @@ def parse_meter_values(meter_values: list, *, fallback_timestamp: datetime) -> t
     samples: list[Sample] = []
     problems: list[str] = []
     for mv in meter_values or []:
-        ts = parse_timestamp(_get(mv, "timestamp", "timestamp"))
+        ts = parse_ocpp_datetime(mv.get("timestamp"), strict=False)
         if ts is None:
             problems.append("bad_meter_timestamp")
             ts = fallback_timestamp
-        for sv in _get(mv, "sampled_value", "sampledValue", []) or []:
-            measurand = _get(sv, "measurand", "measurand") or ENERGY_IMPORT_REGISTER
-            fmt = _get(sv, "format", "format") or "Raw"
-            unit = _get(sv, "unit", "unit") or ""
-            raw = str(_get(sv, "value", "value", ""))
+        for sv in mv.get("sampled_value") or []:
+            measurand = sv.get("measurand") or ENERGY_IMPORT_REGISTER
+            fmt = sv.get("format") or "Raw"
+            unit = sv.get("unit") or ""
+            raw = str(sv.get("value", ""))
             value = None if fmt == "SignedData" else to_base_unit(raw, unit, measurand)
             if value is None and fmt != "SignedData":
                 problems.append("bad_meter_value")
@@ -129,9 +111,9 @@ def parse_meter_values(meter_values: list, *, fallback_timestamp: datetime) -> t
                 Sample(
                     timestamp=ts,
                     measurand=str(measurand)[:48],
-                    phase=str(_get(sv, "phase", "phase") or "")[:8],
-                    location=str(_get(sv, "location", "location") or "")[:8],
-                    context=str(_get(sv, "context", "context") or "")[:32],
+                    phase=str(sv.get("phase") or "")[:8],
+                    location=str(sv.get("location") or "")[:8],
+                    context=str(sv.get("context") or "")[:32],
                     unit=str(unit)[:16],
                     format=str(fmt)[:16],
                     raw_value=raw,

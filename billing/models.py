@@ -1,24 +1,9 @@
 from decimal import Decimal
 
-from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models import Q
 
-_price = dict(
-    max_digits=10, decimal_places=4, null=True, blank=True, validators=[MinValueValidator(Decimal("0"))]
-)
-
-
-class TariffFields(models.Model):
-    """Energy tariff, excl. VAT. Used by a station's settings and by an access group's reduced terms;
-    billing.pricing works on the plain Tariff value built from these fields."""
-
-    price_per_kwh = models.DecimalField("price per kWh (excl. VAT)", **_price)
-    price_per_session = models.DecimalField("price per session (excl. VAT)", **_price)
-    price_per_hour = models.DecimalField("price per hour (excl. VAT)", **_price)
-    currency = models.CharField(max_length=3, default="EUR")
-
-    class Meta:
-        abstract = True
+from accounts.models import Membership, account_ids, user_is_operator
 
 
 class BillingPlan(models.Model):
@@ -42,9 +27,19 @@ _unit_price = dict(max_digits=10, decimal_places=4, null=True, blank=True)
 
 class ChargingSessionQuerySet(models.QuerySet):
     def visible_to(self, user):
-        from accounts.access import sessions_visible_to
-
-        return sessions_visible_to(user, self)
+        """Account members with a full role see the sessions of their account (the station's account when the
+        session started, so history stays with it if the station moves) and those charged with their
+        account's cards elsewhere; drivers see the sessions of their own cards. Technicians see none
+        (sessions carry prices)."""
+        if user_is_operator(user):
+            return self
+        if not user.is_authenticated:
+            return self.none()
+        full = account_ids(user, Membership.FULL_ROLES)
+        q = Q(card__holder=user)
+        if full:
+            q |= Q(account_id__in=full) | Q(card__account_id__in=full)
+        return self.filter(q).distinct()
 
     def open(self):
         return self.filter(status=ChargingSession.Status.ACTIVE)

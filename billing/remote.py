@@ -9,8 +9,9 @@ transaction (the call row must be visible to the consumer that sends it)."""
 from dataclasses import dataclass
 
 from accounts.audit import audit_record
-from billing.authorization import REASON_LABELS, authorize, normalize_id_tag
+from billing.authorization import REASON_LABELS, authorize
 from billing.models import ChargingSession
+from eflux.lib.id_tags import normalize_id_tag
 from stations import calls
 from stations.services.commands import call_meaning
 
@@ -43,7 +44,7 @@ def _call(*, station, action: str, payload: dict, acting_user):
 
 
 def session_remote_start(*, station, id_tag: str, connector_id: int, acting_user) -> RemoteResult:
-    tag = normalize_id_tag(id_tag)
+    tag = normalize_id_tag(id_tag, strict=False)
     decision = authorize(station=station, id_tag=tag)
     changes = {"idTag": [None, tag], "connectorId": [None, str(connector_id)]}
     if not decision.accepted:

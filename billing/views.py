@@ -21,7 +21,8 @@ from billing.charts import Series, line_chart
 from billing.forms import RemoteStartForm, SessionFilterForm
 from billing.metering import ENERGY_IMPORT_REGISTER, POWER_IMPORT, SOC
 from billing.models import ChargingSession, MeterValue
-from billing.services import FLAG_LABELS
+from billing.services.review import FLAG_LABELS
+from stations.models import Station
 
 PAGE_SIZE = 50
 
@@ -187,7 +188,7 @@ def _panel_response(request, station, result=None):
 
 @login_required
 def remote_panel(request, pk):
-    station = access.get_station_for_user(request.user, pk)
+    station = access.get_for_user_or_404(Station.objects.commercial_to(request.user), pk)
     if not _can_remote(request.user, station):
         raise PermissionDenied("Your role may not start or stop sessions.")
     return _panel_response(request, station)
@@ -196,7 +197,7 @@ def remote_panel(request, pk):
 @login_required
 @require_POST
 def remote_start(request, pk):
-    station = access.get_station_for_user(request.user, pk)
+    station = access.get_for_user_or_404(Station.objects.commercial_to(request.user), pk)
     if not _can_remote(request.user, station):
         raise PermissionDenied("Your role may not start or stop sessions.")
     form = RemoteStartForm(request.POST, station=station, user=request.user)

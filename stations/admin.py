@@ -3,19 +3,14 @@
 from django.contrib import admin
 
 from accounts import access
-from accounts.admin import ACCOUNT_CHOICES, ScopedModelAdmin, register_remaining, through
+from accounts.admin import ACCOUNT_CHOICES, ScopedModelAdmin, commercial, register_remaining, through, visible
 
 from .models import ConfigurationProfile, ConfigurationProfileKey, Connector, MessageLog, OcppCall, Station
 
-
-def _commercial(user, qs):
-    return access.stations_commercial_to(user, qs)
-
-
 STATION_CHOICES = {
     **ACCOUNT_CHOICES,
-    "station": _commercial,
-    "location": access.locations_visible_to,
+    "station": commercial,
+    "location": visible,
     # Any account may be picked as field service company (a service company is another account).
     "field_service_account": None,
 }
@@ -39,7 +34,7 @@ class ConnectorInline(admin.TabularInline):
 
 @admin.register(Station)
 class StationAdmin(ScopedModelAdmin):
-    scope = staticmethod(_commercial)
+    scope = staticmethod(commercial)
     choice_scopes = STATION_CHOICES
     list_display = ["ocpp_id", "vendor", "model", "serial_number", "setup_state", "account", "is_connected"]
     list_filter = ["setup_state", "is_connected", "vendor"]
@@ -66,7 +61,7 @@ class StationAdmin(ScopedModelAdmin):
 
 @admin.register(MessageLog)
 class MessageLogAdmin(ScopedModelAdmin):
-    scope = staticmethod(through("station", "stations.Station", access.stations_commercial_to))
+    scope = staticmethod(through("station", "stations.Station", commercial))
     list_display = ["created_at", "station", "direction", "kind", "action", "message_id"]
     list_filter = ["direction", "kind", "action"]
     search_fields = ["station__ocpp_id", "message_id"]
@@ -81,7 +76,7 @@ class MessageLogAdmin(ScopedModelAdmin):
 
 @admin.register(OcppCall)
 class OcppCallAdmin(ScopedModelAdmin):
-    scope = staticmethod(through("station", "stations.Station", access.stations_commercial_to))
+    scope = staticmethod(through("station", "stations.Station", commercial))
     list_display = ["created_at", "station", "action", "status", "source"]
     list_filter = ["status", "action"]
     search_fields = ["station__ocpp_id", "message_id"]

@@ -151,11 +151,11 @@ class StationSettingsForm(forms.Form):
         if not self.is_operator:
             for name in self.OPERATOR_ONLY:
                 del self.fields[name]
-            self.fields["location"].queryset = access.locations_visible_to(
-                user, Location.objects.all()
-            ).filter(account_id=station.account_id)
-            self.fields["access_groups"].queryset = access.access_groups_linkable_to(
-                station, AccessGroup.objects.select_related("account")
+            self.fields["location"].queryset = (
+                Location.objects.all().visible_to(user).filter(account_id=station.account_id)
+            )
+            self.fields["access_groups"].queryset = AccessGroup.objects.select_related("account").linkable_to(
+                station
             )
 
     def clean(self):

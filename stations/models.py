@@ -1,9 +1,11 @@
 import uuid
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
-from billing.models import TariffFields
+from accounts.models import Membership, account_ids, user_is_operator
+from billing.tariffs import TariffFields
 
 
 def new_message_id() -> str:
@@ -12,9 +14,26 @@ def new_message_id() -> str:
 
 class StationQuerySet(models.QuerySet):
     def visible_to(self, user):
-        from accounts.access import stations_visible_to
+        """Stations a user may open at all: their accounts' (full roles) and, for Field Service Technicians,
+        those whose field service account is theirs (technical parts only, see accounts.access)."""
+        if user_is_operator(user):
+            return self
+        full = account_ids(user, Membership.FULL_ROLES)
+        tech = account_ids(user, Membership.TECH_ROLES)
+        if not full and not tech:
+            return self.none()
+        return self.filter(Q(account_id__in=full) | Q(field_service_account_id__in=tech))
 
-        return stations_visible_to(user, self)
+    def commercial_to(self, user):
+        """Stations whose commercial side (settings with prices, sessions, revenue) the user may see."""
+        if user_is_operator(user):
+            return self
+        return self.filter(account_id__in=account_ids(user, Membership.FULL_ROLES))
+
+    def for_user(self, user, *, technical: bool):
+        """technical=True: a technical page (configuration, reset, connectors, commands log), technicians
+        included; False: a page with prices, cards, sessions or settings."""
+        return self.visible_to(user) if technical else self.commercial_to(user)
 
 
 class Station(TariffFields):

@@ -53,7 +53,7 @@ def _render(request, template: str, context: dict, partial: str | None = None):
 
 
 def _station(request, pk, *, technical=True) -> Station:
-    station = access.get_station_for_user(request.user, pk, technical=technical)
+    station = access.get_for_user_or_404(Station.objects.for_user(request.user, technical=technical), pk)
     # Re-fetch with what every station page shows in its header.
     return Station.objects.select_related("account", "location", "billing_plan", "field_service_account").get(
         pk=station.pk
@@ -238,9 +238,9 @@ def station_detail(request, pk):
     station = _station(request, pk)
     context = _station_context(request, station, "overview")
     context["connectors"] = Connector.objects.filter(station=station).select_related("evse")
-    context["audit"] = access.audit_events_visible_to(
-        request.user, AuditEvent.objects.filter(station=station).select_related("actor")
-    )[:30]
+    context["audit"] = (
+        AuditEvent.objects.filter(station=station).select_related("actor").visible_to(request.user)[:30]
+    )
     context["remote_panel"] = _remote_panel_available(request, station)
     return _render(request, "stations/station_detail.html", context, "stations/_overview_live.html")
 

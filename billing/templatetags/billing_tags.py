@@ -24,7 +24,7 @@ def remote_panel_context(request, station, result=None) -> dict:
     cards = ChargeCard.objects.filter(status=ChargeCard.Status.ACTIVE)
     if station.account_id:
         cards = cards.filter(account_id=station.account_id)
-    cards = access.cards_visible_to(user, cards).order_by("label", "id_tag")[:100]
+    cards = cards.visible_to(user).order_by("label", "id_tag")[:100]
     context.update(
         active=active,
         recent=recent,

@@ -10,6 +10,7 @@ from ocpp.v16 import call_result
 from ocpp.v16.enums import Action, RegistrationStatus
 
 from eflux.asyncdb import db
+from eflux.lib.ocpp_time import parse_ocpp_datetime
 from stations.services import messages
 
 from . import validation as v
@@ -83,7 +84,7 @@ class ChargePointV16(CsmsChargePointMixin, TransactionHandlersV16, LibraryCharge
             info=fields.get("info", ""),
             vendor_id=fields.get("vendor_id", ""),
             vendor_error_code=fields.get("vendor_error_code", ""),
-            timestamp=messages.parse_station_datetime(fields.get("timestamp")),
+            timestamp=parse_ocpp_datetime(fields.get("timestamp"), strict=True),
         )
         return call_result.StatusNotification()
 
@@ -109,7 +110,7 @@ class ChargePointV16(CsmsChargePointMixin, TransactionHandlersV16, LibraryCharge
         await db(messages.station_security_event)(
             station_pk=self.station_pk,
             event_type=type,
-            timestamp=messages.parse_station_datetime(timestamp),
+            timestamp=parse_ocpp_datetime(timestamp, strict=True),
             tech_info=tech_info,
         )
         return call_result.SecurityEventNotification()

@@ -16,6 +16,7 @@ from ocpp.v16.enums import Action
 from billing import services
 from eflux.asyncdb import db as _db
 from eflux.lib.group_commit import GroupCommit
+from eflux.lib.ocpp_time import format_ocpp_datetime
 
 # MeterValues are most of the traffic: concurrent ones of all stations of this process share one transaction
 # (one SELECT, one INSERT, one UPDATE). Each station still gets its answer only after that commit.
@@ -30,13 +31,13 @@ _meter_values = GroupCommit(_meter_values_write, fatal=(OperationalError, Interf
 
 
 def _id_tag_info(decision) -> dict:
-    # call_result payloads go through the library's snake->camel conversion; give snake_case keys.
+    # IdTagInfo (OCPP 1.6 §7.27, errata §3.73). call_result payloads go through the library's snake->camel
+    # conversion; give snake_case keys.
     info = {"status": decision.status}
-    wire = decision.id_tag_info()
-    if "expiryDate" in wire:
-        info["expiry_date"] = wire["expiryDate"]
-    if "parentIdTag" in wire:
-        info["parent_id_tag"] = wire["parentIdTag"]
+    if decision.expiry_date:
+        info["expiry_date"] = format_ocpp_datetime(decision.expiry_date)
+    if decision.parent_id_tag:
+        info["parent_id_tag"] = decision.parent_id_tag
     return info
 
 

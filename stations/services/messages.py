@@ -3,28 +3,15 @@ security notifications and DataTransfer. Version-neutral: the OCPP handlers (sta
 translate messages into these calls. Each write commits before the handler answers the station."""
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from stations.models import Connector, Station
 
 from .configuration import configuration_after_boot
-
-
-def parse_station_datetime(value: str | None) -> datetime | None:
-    """OCPP dateTime (1.6 §2.1: ISO 8601, UTC expected). A charger without a zone is read as UTC."""
-    if value is None:
-        return None
-    parsed = parse_datetime(value)
-    if parsed is None:
-        raise ValueError(f"not an ISO 8601 date-time: {value!r}")
-    if timezone.is_naive(parsed):
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def station_boot(

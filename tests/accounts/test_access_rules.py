@@ -53,17 +53,23 @@ def test_inactive_operator_sees_nothing(operator, own_station):
 
 
 def test_get_station_for_user_is_404_for_foreign_and_hidden(account_owner, fst, own_station, foreign_station):
-    assert access.get_station_for_user(account_owner, own_station.pk) == own_station
+    assert (
+        access.get_for_user_or_404(Station.objects.commercial_to(account_owner), own_station.pk)
+        == own_station
+    )
     with pytest.raises(Http404):
-        access.get_station_for_user(account_owner, foreign_station.pk)
+        access.get_for_user_or_404(Station.objects.commercial_to(account_owner), foreign_station.pk)
     # Technicians: technical pages yes, pages with prices no.
-    assert access.get_station_for_user(fst, own_station.pk, technical=True) == own_station
+    assert (
+        access.get_for_user_or_404(Station.objects.for_user(fst, technical=True), own_station.pk)
+        == own_station
+    )
     with pytest.raises(Http404):
-        access.get_station_for_user(fst, own_station.pk)
+        access.get_for_user_or_404(Station.objects.commercial_to(fst), own_station.pk)
     with pytest.raises(Http404):
-        access.get_station_for_user(fst, foreign_station.pk, technical=True)
+        access.get_for_user_or_404(Station.objects.for_user(fst, technical=True), foreign_station.pk)
     with pytest.raises(Http404):
-        access.get_station_for_user(account_owner, "not-a-number")
+        access.get_for_user_or_404(Station.objects.commercial_to(account_owner), "not-a-number")
 
 
 def test_prices_and_management(
@@ -101,7 +107,7 @@ def test_a_user_in_several_accounts_sees_both(account_owner, bob_account, own_st
 def test_a_technician_who_is_also_an_account_admin_keeps_both_views(fst, alice_account, own_station):
     Membership.objects.create(user=fst, account=alice_account, role=Membership.Role.ACCOUNT_ADMIN)
     assert access.can_see_prices(fst, own_station)
-    assert access.get_station_for_user(fst, own_station.pk) == own_station
+    assert access.get_for_user_or_404(Station.objects.commercial_to(fst), own_station.pk) == own_station
 
 
 def test_cards(
@@ -109,12 +115,12 @@ def test_cards(
 ):
     other = ChargeCard.objects.create(id_tag="ALICE0002", account=alice_account)  # not the driver's
     qs = ChargeCard.objects.all()
-    assert set(access.cards_visible_to(operator, qs)) == {own_card, foreign_card, other}
-    assert set(access.cards_visible_to(account_owner, qs)) == {own_card, other}
-    assert set(access.cards_visible_to(billing_admin, qs)) == {own_card, other}
-    assert set(access.cards_visible_to(driver, qs)) == {own_card}
-    assert set(access.cards_visible_to(fst, qs)) == set()
-    assert set(access.cards_visible_to(foreign_user, qs)) == {foreign_card}
+    assert set(qs.visible_to(operator)) == {own_card, foreign_card, other}
+    assert set(qs.visible_to(account_owner)) == {own_card, other}
+    assert set(qs.visible_to(billing_admin)) == {own_card, other}
+    assert set(qs.visible_to(driver)) == {own_card}
+    assert set(qs.visible_to(fst)) == set()
+    assert set(qs.visible_to(foreign_user)) == {foreign_card}
 
 
 def test_accounts_locations_groups(
@@ -127,24 +133,22 @@ def test_accounts_locations_groups(
     foreign_access_group,
     service_account,
 ):
-    assert set(access.accounts_visible_to(fst, Account.objects.all())) == {service_account}
-    assert set(access.accounts_managed_by(driver, Account.objects.all())) == set()
-    assert set(access.locations_visible_to(account_owner, Location.objects.all())) == {own_location}
-    assert set(access.locations_visible_to(fst, Location.objects.all())) == set()
-    assert set(access.access_groups_visible_to(account_owner, AccessGroup.objects.all())) == {
-        own_access_group
-    }
-    assert set(access.access_groups_visible_to(driver, AccessGroup.objects.all())) == set()
+    assert set(Account.objects.all().visible_to(fst)) == {service_account}
+    assert set(Account.objects.all().managed_by(driver)) == set()
+    assert set(Location.objects.all().visible_to(account_owner)) == {own_location}
+    assert set(Location.objects.all().visible_to(fst)) == set()
+    assert set(AccessGroup.objects.all().visible_to(account_owner)) == {own_access_group}
+    assert set(AccessGroup.objects.all().visible_to(driver)) == set()
 
 
 def test_shared_groups_are_linkable_by_other_accounts_stations(
     own_station, foreign_access_group, own_access_group
 ):
     qs = AccessGroup.objects.all()
-    assert set(access.access_groups_linkable_to(own_station, qs)) == {own_access_group}
+    assert set(qs.linkable_to(own_station)) == {own_access_group}
     foreign_access_group.is_shared = True
     foreign_access_group.save()
-    assert set(access.access_groups_linkable_to(own_station, qs)) == {own_access_group, foreign_access_group}
+    assert set(qs.linkable_to(own_station)) == {own_access_group, foreign_access_group}
 
 
 def test_sessions(
@@ -170,13 +174,13 @@ def test_sessions(
         station=own_station, account=alice_account, card=other_driver_card
     )
     qs = ChargingSession.objects.all()
-    assert set(access.sessions_visible_to(account_owner, qs)) == {at_own, mine_elsewhere, colleague}
-    assert set(access.sessions_visible_to(billing_admin, qs)) == {at_own, mine_elsewhere, colleague}
-    assert set(access.sessions_visible_to(driver, qs)) == {mine_elsewhere}
-    assert set(access.sessions_visible_to(fst, qs)) == set()
+    assert set(qs.visible_to(account_owner)) == {at_own, mine_elsewhere, colleague}
+    assert set(qs.visible_to(billing_admin)) == {at_own, mine_elsewhere, colleague}
+    assert set(qs.visible_to(driver)) == {mine_elsewhere}
+    assert set(qs.visible_to(fst)) == set()
     # Bob sees the sessions at his station (one with alice's card) and the one charged with his account's
     # card at alice's station (his driver's cost), never alice's other sessions.
-    assert set(access.sessions_visible_to(foreign_user, qs)) == {at_own, mine_elsewhere}
+    assert set(qs.visible_to(foreign_user)) == {at_own, mine_elsewhere}
 
 
 def test_a_session_stays_with_the_account_it_started_in(
@@ -186,8 +190,8 @@ def test_a_session_stays_with_the_account_it_started_in(
     session = ChargingSession.objects.create(station=own_station, account=alice_account)
     own_station.account = bob_account
     own_station.save()
-    assert list(access.sessions_visible_to(account_owner, ChargingSession.objects.all())) == [session]
-    assert list(access.sessions_visible_to(foreign_user, ChargingSession.objects.all())) == []
+    assert list(ChargingSession.objects.all().visible_to(account_owner)) == [session]
+    assert list(ChargingSession.objects.all().visible_to(foreign_user)) == []
 
 
 def test_role_changes_take_effect_immediately(account_owner, alice_account, own_station):

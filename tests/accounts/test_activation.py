@@ -5,8 +5,8 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from accounts.models import AuditEvent
-from accounts.services import find_station_for_activation, station_activate
 from stations.models import EvseId, Station
+from stations.services.station_settings import find_station_for_activation, station_activate
 
 
 @pytest.fixture

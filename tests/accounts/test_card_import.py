@@ -6,7 +6,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from accounts.models import AccessGroup, AuditEvent, ChargeCard
-from accounts.services import cards_import_csv, normalize_id_tag
+from accounts.services import cards_import_csv
 
 
 def upload(text: str, name="cards.csv"):
@@ -94,10 +94,6 @@ def test_it_rejects_a_file_without_id_tag_column(alice_account, account_owner):
 def test_it_rejects_binary_garbage(alice_account, account_owner):
     result = cards_import_csv(account=alice_account, data=b"\xff\xfe\x00garbage", acting_user=account_owner)
     assert not result.ok
-
-
-def test_normalize_id_tag_strips_separators_and_upper_cases():
-    assert normalize_id_tag(" 04:a2-5b 1c.") == "04A25B1C"
 
 
 # --- through the portal -----------------------------------------------------------------------------

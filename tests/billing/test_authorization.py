@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from billing.authorization import authorize
+from stations.ocpp.v16_transactions import _id_tag_info
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +45,7 @@ def test_it_answers_blocked_for_a_blocked_card(own_station, own_card):
     own_card.save()
     d = authorize(station=own_station, id_tag=own_card.id_tag)
     assert (d.status, d.reason) == ("Blocked", "card_blocked")
-    assert d.id_tag_info() == {"status": "Blocked"}
+    assert _id_tag_info(d) == {"status": "Blocked"}
 
 
 def test_it_answers_expired_for_an_expired_status_or_a_past_expiry_date(own_station, own_card):
@@ -56,13 +57,23 @@ def test_it_answers_expired_for_an_expired_status_or_a_past_expiry_date(own_stat
     own_card.save()
     d = authorize(station=own_station, id_tag=own_card.id_tag)
     assert d.status == "Expired"
-    assert "expiryDate" in d.id_tag_info()
+    assert d.expiry_date == own_card.expires_at
+    assert "expiry_date" in _id_tag_info(d)
+
+
+def test_it_decides_a_card_expiry_at_the_given_time(own_station, own_card):
+    own_card.expires_at = timezone.now() + timedelta(days=1)
+    own_card.save()
+    assert authorize(station=own_station, id_tag=own_card.id_tag).status == "Accepted"
+    later = own_card.expires_at + timedelta(seconds=1)
+    assert authorize(station=own_station, id_tag=own_card.id_tag, now=later).status == "Expired"
+    assert own_card.is_expired_at(later) and not own_card.is_expired
 
 
 def test_it_answers_invalid_for_an_unknown_card(own_station):
     d = authorize(station=own_station, id_tag="DEADBEEF")
     assert (d.status, d.reason) == ("Invalid", "unknown_card")
-    assert d.id_tag_info() == {"status": "Invalid"}
+    assert _id_tag_info(d) == {"status": "Invalid"}
 
 
 def test_it_accepts_the_station_accounts_own_card_free_with_parent_and_expiry(own_station, own_card):
@@ -70,9 +81,10 @@ def test_it_accepts_the_station_accounts_own_card_free_with_parent_and_expiry(ow
     own_card.save()
     d = authorize(station=own_station, id_tag=own_card.id_tag)
     assert (d.status, d.reason, d.is_free) == ("Accepted", "own_account", True)
-    info = d.id_tag_info()
-    assert info["parentIdTag"] == f"ACCOUNT-{own_card.account_id}"
-    assert info["expiryDate"].endswith("Z")
+    assert d.parent_id_tag == f"ACCOUNT-{own_card.account_id}"
+    info = _id_tag_info(d)
+    assert info["parent_id_tag"] == f"ACCOUNT-{own_card.account_id}"
+    assert info["expiry_date"].endswith("Z")
 
 
 def test_id_tags_are_matched_case_insensitively_without_separators(own_station, own_card):

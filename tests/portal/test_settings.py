@@ -1,4 +1,4 @@
-"""Open Settings: activation through accounts.services.station_activate, tariffs, flags, access groups,
+"""Open Settings: activation through stations.services.station_settings.station_activate, tariffs, flags, access groups,
 availability commands when 'disable' changes, errors at the field, audit."""
 
 from decimal import Decimal

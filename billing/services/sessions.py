@@ -1,90 +1,25 @@
-"""Charging sessions: the writes behind StartTransaction, MeterValues and StopTransaction (OCPP 1.6 §4.7,
-§4.8, §4.10) and the portal's remote start/stop.
-
-Never lose, never double (§3.7, errata §3.18, §3.54):
-- every function here is one database transaction; the OCPP handler answers only after it returned, so a
-  confirmation always means "committed". A database error propagates and the handler answers CALLERROR
-  InternalError, which 1.6 §3.7.1 + OCPP-J errata §3.3 define as "failure to process the message": the
-  station retries the same message later.
-- sanity checks never refuse a transaction message (§4.8, §4.10: "SHOULD NOT ever cause the Central System
-  to not respond"); odd data is stored as reported and the session is flagged for review.
-- every lookup by transactionId is scoped to the station that sends it: station A can never touch
-  station B's session, whatever id it claims.
-"""
+"""Charging sessions: the writes behind Authorize, StartTransaction and StopTransaction (OCPP 1.6 §4.2,
+§4.8, §4.10), with the connector-reuse rule, orphan stops and the price snapshot."""
 
 import hashlib
-import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing import metering, pricing
-from billing.authorization import Decision, authorize, normalize_id_tag, station_tariff
+from billing.authorization import Decision, authorize, station_tariff
 from billing.models import ChargingSession, MeterValue
+from billing.services.meter_values import meter_rows
+from billing.services.review import INT32, INT64, Flag, check_time, fit_integer, flag
+from eflux.lib.id_tags import normalize_id_tag
+from stations.models import Station
 
-log = logging.getLogger(__name__)
-
-# Station clocks drift; a timestamp further ahead than this, or older than MAX_AGE, is flagged for review.
-MAX_CLOCK_AHEAD = timedelta(minutes=10)
-MAX_AGE = timedelta(days=30)
 # OCPP 1.6 transactionId is an integer; stations commonly store it as a signed 32-bit value.
 TRANSACTION_ID_MAX = 2**31 - 1
-
-
-class Flag:
-    FUTURE_TIMESTAMP = "future_timestamp"
-    OLD_TIMESTAMP = "old_timestamp"
-    BAD_TIMESTAMP = "bad_timestamp"
-    METER_STOP_BELOW_START = "meter_stop_below_start"
-    STOP_BEFORE_START = "stop_before_start"
-    UNKNOWN_TRANSACTION = "unknown_transaction"
-    TRANSACTION_ZERO = "transaction_id_zero"
-    TRANSACTION_MINUS_ONE = "transaction_id_minus_one"  # errata §3.18: start never delivered
-    FOREIGN_TRANSACTION = "transaction_of_other_station"
-    CLOSED_BY_NEW_START = "closed_by_new_start"
-    STOPPED_AFTER_SUPERSEDED = "stop_after_closed_by_new_start"
-    NOT_ACCEPTED = "not_accepted"
-    NO_START_METER = "no_start_meter"
-    BAD_METER_VALUE = "bad_meter_value"
-    BAD_INTEGER = "integer_out_of_range"
-
-
-FLAG_LABELS = {
-    Flag.FUTURE_TIMESTAMP: "Timestamp in the future",
-    Flag.OLD_TIMESTAMP: "Timestamp far in the past",
-    Flag.BAD_TIMESTAMP: "Unreadable timestamp (receive time used)",
-    Flag.METER_STOP_BELOW_START: "Meter stop below meter start (energy counted as 0)",
-    Flag.STOP_BEFORE_START: "Stop time before start time (duration counted as 0)",
-    Flag.UNKNOWN_TRANSACTION: "Stop for a transaction this station never started",
-    Flag.TRANSACTION_ZERO: "Transaction id 0",
-    Flag.TRANSACTION_MINUS_ONE: "Transaction id -1 (start not delivered)",
-    Flag.FOREIGN_TRANSACTION: "Transaction id belongs to another station (not touched)",
-    Flag.CLOSED_BY_NEW_START: "Closed because a new transaction started on the connector",
-    Flag.STOPPED_AFTER_SUPERSEDED: "Station's stop arrived after the session was closed by a new start",
-    Flag.NOT_ACCEPTED: "Card was not accepted",
-    Flag.NO_START_METER: "Meter start or stop missing (energy counted as 0)",
-    Flag.BAD_METER_VALUE: "Unreadable meter value",
-    Flag.BAD_INTEGER: "A number outside the storable range (kept empty)",
-}
-
-INT32 = (-(2**31), 2**31 - 1)
-INT64 = (-(2**63), 2**63 - 1)
-
-
-def _fit(value, bounds, flags: list) -> int | None:
-    """The integer if its column can hold it; else None and a review flag (never a failed message)."""
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():  # 1000.0: an integer to JSON Schema draft 6+
-        value = int(value)
-    if isinstance(value, int) and bounds[0] <= value <= bounds[1]:
-        return value
-    flags.append(Flag.BAD_INTEGER)
-    return None
 
 
 @dataclass
@@ -92,25 +27,6 @@ class StopResult:
     session: ChargingSession
     decision: Decision | None
     changed: bool
-
-
-def _flag(session: ChargingSession, *flags: str) -> None:
-    for f in flags:
-        if f and f not in session.review_flags:
-            session.review_flags = [*session.review_flags, f]
-    session.needs_review = bool(session.review_flags)
-
-
-def _check_time(value, received_at: datetime) -> tuple[datetime, list[str]]:
-    ts = metering.parse_timestamp(value) if value is not None else None
-    if ts is None:
-        return received_at, [Flag.BAD_TIMESTAMP]
-    flags = []
-    if ts > received_at + MAX_CLOCK_AHEAD:
-        flags.append(Flag.FUTURE_TIMESTAMP)
-    elif ts < received_at - MAX_AGE:
-        flags.append(Flag.OLD_TIMESTAMP)
-    return ts, flags
 
 
 def _time_key(value, parsed: datetime, flags: list) -> str:
@@ -136,7 +52,7 @@ def _snapshot_terms(session: ChargingSession, station, decision: Decision) -> No
     session.access_group = decision.access_group
     tariff = decision.tariff
     if not decision.accepted:
-        _flag(session, Flag.NOT_ACCEPTED)
+        flag(session, Flag.NOT_ACCEPTED)
         # The energy was delivered anyway (offline start, or before the station stopped it): keep the station
         # tariff as evidence for review; a disabled station bills nothing ("no charging, no billing").
         tariff = pricing.Tariff(currency=station.currency) if station.is_disabled else station_tariff(station)
@@ -172,15 +88,15 @@ def _apply_price(session: ChargingSession) -> None:
     if session.meter_start is not None and session.meter_stop is not None:
         energy = session.meter_stop - session.meter_start
         if energy < 0:
-            _flag(session, Flag.METER_STOP_BELOW_START)
+            flag(session, Flag.METER_STOP_BELOW_START)
         session.energy_wh = max(0, energy)
     else:
         session.energy_wh = 0
-        _flag(session, Flag.NO_START_METER)
+        flag(session, Flag.NO_START_METER)
     if session.started_at and session.stopped_at:
         seconds = int((session.stopped_at - session.started_at).total_seconds())
         if seconds < 0:
-            _flag(session, Flag.STOP_BEFORE_START)
+            flag(session, Flag.STOP_BEFORE_START)
         session.duration_seconds = max(0, seconds)
     price = session_price(session)
     session.energy_amount = price.energy_amount
@@ -197,9 +113,7 @@ def _new_transaction_id() -> int:
     return secrets.randbelow(TRANSACTION_ID_MAX) + 1
 
 
-def _get_station(station_id):
-    from stations.models import Station
-
+def _get_station(station_id) -> Station:
     return Station.objects.select_related("account").get(pk=station_id)
 
 
@@ -241,7 +155,7 @@ def _close_superseded(
     old.stop_source = ChargingSession.StopSource.SUPERSEDED
     old.stop_reason = "Other"
     old.status = ChargingSession.Status.COMPLETED
-    _flag(old, Flag.CLOSED_BY_NEW_START)
+    flag(old, Flag.CLOSED_BY_NEW_START)
     _apply_price(old)
     old.save()
 
@@ -260,11 +174,11 @@ def transaction_start(
 ) -> tuple[ChargingSession, Decision]:
     received_at = received_at or timezone.now()
     station = _get_station(station_id)
-    tag = normalize_id_tag(id_tag)
-    started_at, time_flags = _check_time(timestamp, received_at)
-    connector_id = _fit(connector_id, INT32, time_flags)
-    meter_start = _fit(meter_start, INT64, time_flags)
-    reservation_id = _fit(reservation_id, INT64, time_flags)
+    tag = normalize_id_tag(id_tag, strict=False)
+    started_at, time_flags = check_time(timestamp, received_at)
+    connector_id = fit_integer(connector_id, INT32, time_flags)
+    meter_start = fit_integer(meter_start, INT64, time_flags)
+    reservation_id = fit_integer(reservation_id, INT64, time_flags)
     key = _digest(
         "start", connector_id, tag, meter_start, _time_key(timestamp, started_at, time_flags), reservation_id
     )
@@ -297,7 +211,7 @@ def transaction_start(
             start_message_id=message_id or "",
         )
         _snapshot_terms(session, station, decision)
-        _flag(session, *time_flags)
+        flag(session, *time_flags)
         try:
             with transaction.atomic():
                 session.save()
@@ -310,146 +224,6 @@ def transaction_start(
             # Otherwise a transactionId collision or a concurrent different start: try again.
             continue
     raise RuntimeError("could not allocate a transaction id")
-
-
-# --- MeterValues ----------------------------------------------------------------------------------
-
-
-def _meter_rows(
-    station, session, connector_id, reported_tx, samples, received_at, *, from_stop=False, review=False
-):
-    return [
-        MeterValue(
-            station=station,
-            session=session,
-            connector_id=connector_id,
-            reported_transaction_id=reported_tx,
-            timestamp=s.timestamp,
-            received_at=received_at,
-            measurand=s.measurand,
-            phase=s.phase,
-            location=s.location,
-            context=s.context,
-            unit=s.unit,
-            format=s.format,
-            raw_value=s.raw_value,
-            value=s.value,
-            from_stop=from_stop,
-            needs_review=review,
-        )
-        for s in samples
-    ]
-
-
-def meter_values_record(
-    *,
-    station_id: int,
-    connector_id: int,
-    meter_value: list,
-    transaction_id: int | None = None,
-    received_at: datetime | None = None,
-) -> list[MeterValue]:
-    """One MeterValues.req (see meter_values_record_many)."""
-    return meter_values_record_many(
-        [
-            dict(
-                station_id=station_id,
-                connector_id=connector_id,
-                meter_value=meter_value,
-                transaction_id=transaction_id,
-                received_at=received_at,
-            )
-        ]
-    )
-
-
-@transaction.atomic
-def meter_values_record_many(messages: list[dict]) -> list[MeterValue]:
-    """Store the sampled values of several MeterValues.req (from any stations) in one transaction: one
-    SELECT for their sessions, one INSERT for all rows, one UPDATE for live progress. The OCPP handler
-    groups concurrent messages into one call (group commit, stations/ocpp/v16_transactions.py).
-
-    Values naming a transaction attach to it, also after it stopped (the session is not reopened).
-    Connector 0, clock-aligned and transaction-less values are kept with no session. Values naming a
-    transaction the sending station does not have are kept for review: transaction ids are looked up per
-    station, so another station's id never matches."""
-    from django.db.models import Case, When
-
-    from stations.models import Station
-
-    now = timezone.now()
-    parsed = []
-    for m in messages:
-        received_at = m.get("received_at") or now
-        samples, problems = metering.parse_meter_values(m["meter_value"], fallback_timestamp=received_at)
-        connector_id = _fit(m["connector_id"], INT32, problems) or 0
-        transaction_id = _fit(m.get("transaction_id"), INT64, problems)
-        parsed.append((m["station_id"], connector_id, transaction_id, samples, problems, received_at))
-
-    wanted = {tx for _, _, tx, *_ in parsed if tx is not None}
-    sessions = {
-        (s.station_id, s.transaction_id): s
-        for s in ChargingSession.objects.filter(transaction_id__in=wanted).only(
-            "id", "station_id", "transaction_id", "status", "meter_start"
-        )
-    }
-    # MeterValues are transaction-related messages too (§3.7): a copy sent again because our answer was lost
-    # must not store its values twice. A value already stored (same station, connector, time, measurand,
-    # phase, location, context, unit and reading) is skipped.
-    stations_ids = {station_id for station_id, *_ in parsed}
-    times = {s.timestamp for *_, samples, _, _ in parsed for s in samples}
-    seen = (
-        set(
-            MeterValue.objects.filter(
-                station_id__in=stations_ids, timestamp__in=times, from_stop=False
-            ).values_list(
-                "station_id",
-                "connector_id",
-                "timestamp",
-                "measurand",
-                "phase",
-                "location",
-                "context",
-                "unit",
-                "raw_value",
-            )
-        )
-        if times
-        else set()
-    )
-    rows, live = [], {}
-    for station_id, connector_id, transaction_id, samples, problems, received_at in parsed:
-        session = sessions.get((station_id, transaction_id)) if transaction_id is not None else None
-        review = bool(problems) or (transaction_id is not None and session is None)
-        fresh = []
-        for sample in samples:
-            key = (
-                station_id,
-                connector_id,
-                sample.timestamp,
-                sample.measurand,
-                sample.phase,
-                sample.location,
-            )
-            key += (sample.context, sample.unit, sample.raw_value)
-            if key not in seen:
-                seen.add(key)
-                fresh.append(sample)
-        rows += _meter_rows(
-            Station(pk=station_id), session, connector_id, transaction_id, fresh, received_at, review=review
-        )
-        if session is not None and session.is_active and session.meter_start is not None:
-            latest = metering.last_energy_wh(samples)
-            if latest is not None:
-                live[session.pk] = max(0, latest - session.meter_start)
-    rows = MeterValue.objects.bulk_create(rows)
-    if live:
-        # Live progress for the portal; the final energy comes from StopTransaction.meterStop. The status
-        # condition is re-checked under the row lock, so a concurrent stop is never overwritten.
-        ChargingSession.objects.filter(pk__in=live, status=ChargingSession.Status.ACTIVE).update(
-            energy_wh=Case(*(When(pk=pk, then=energy) for pk, energy in live.items())), updated_at=now
-        )
-    return rows
 
 
 # --- StopTransaction ------------------------------------------------------------------------------
@@ -470,9 +244,9 @@ def transaction_stop(
 ) -> StopResult:
     received_at = received_at or timezone.now()
     station = _get_station(station_id)
-    stopped_at, time_flags = _check_time(timestamp, received_at)
-    meter_stop = _fit(meter_stop, INT64, time_flags)
-    transaction_id = _fit(transaction_id, INT64, time_flags)
+    stopped_at, time_flags = check_time(timestamp, received_at)
+    meter_stop = fit_integer(meter_stop, INT64, time_flags)
+    transaction_id = fit_integer(transaction_id, INT64, time_flags)
     decision = authorize(station=station, id_tag=id_tag, now=received_at) if id_tag else None
     samples, problems = metering.parse_meter_values(transaction_data or [], fallback_timestamp=received_at)
 
@@ -506,20 +280,20 @@ def transaction_stop(
 
     if session.stop_source == ChargingSession.StopSource.SUPERSEDED:
         # The real stop arrived after the connector-reuse rule closed the session: the station's data wins.
-        _flag(session, Flag.STOPPED_AFTER_SUPERSEDED)
+        flag(session, Flag.STOPPED_AFTER_SUPERSEDED)
     session.status = ChargingSession.Status.COMPLETED
     session.stop_source = ChargingSession.StopSource.STATION
     session.meter_stop = meter_stop
     session.stopped_at = stopped_at
     session.stop_received_at = received_at
     session.stop_reason = (reason or "Local")[:32]  # §4.10: omitted reason means Local
-    session.stop_id_tag = normalize_id_tag(id_tag) if id_tag else ""
+    session.stop_id_tag = normalize_id_tag(id_tag, strict=False) if id_tag else ""
     session.stop_message_id = message_id or ""
-    _flag(session, *time_flags, *([Flag.BAD_METER_VALUE] if problems else []))
+    flag(session, *time_flags, *([Flag.BAD_METER_VALUE] if problems else []))
     _apply_price(session)
     session.save()
     MeterValue.objects.bulk_create(
-        _meter_rows(
+        meter_rows(
             station, session, session.connector_id or 0, transaction_id, samples, received_at, from_stop=True
         )
     )
@@ -550,7 +324,7 @@ def _orphan_stop(
         transaction_id,
         meter_stop,
         _time_key(raw_timestamp, stopped_at, time_flags),
-        normalize_id_tag(id_tag or ""),
+        normalize_id_tag(id_tag, strict=False),
     )
     existing = ChargingSession.objects.filter(station=station, dedupe_key=key).first()
     if existing is not None:
@@ -572,6 +346,7 @@ def _orphan_stop(
     # energy register as the start.
     registers = sorted((s for s in samples if s.is_energy_register), key=lambda s: s.timestamp)
     first = registers[0] if registers else None
+    stop_tag = normalize_id_tag(id_tag, strict=False) if id_tag else ""
     session = ChargingSession(
         station=station,
         account=station.account,
@@ -580,8 +355,8 @@ def _orphan_stop(
         stop_source=ChargingSession.StopSource.STATION,
         reported_transaction_id=transaction_id,
         dedupe_key=key,
-        id_tag=normalize_id_tag(id_tag) if id_tag else "",
-        stop_id_tag=normalize_id_tag(id_tag) if id_tag else "",
+        id_tag=stop_tag,
+        stop_id_tag=stop_tag,
         meter_start=first.energy_wh if first else None,
         started_at=first.timestamp if first else None,
         meter_stop=meter_stop,
@@ -593,7 +368,7 @@ def _orphan_stop(
     )
     terms = decision or authorize(station=station, id_tag="", now=received_at)
     _snapshot_terms(session, station, terms)
-    _flag(session, *flags)
+    flag(session, *flags)
     _apply_price(session)
     try:
         with transaction.atomic():
@@ -602,6 +377,6 @@ def _orphan_stop(
         twin = ChargingSession.objects.get(station=station, dedupe_key=key)
         return StopResult(twin, decision, changed=False)
     MeterValue.objects.bulk_create(
-        _meter_rows(station, session, 0, transaction_id, samples, received_at, from_stop=True)
+        meter_rows(station, session, 0, transaction_id, samples, received_at, from_stop=True)
     )
     return StopResult(session, decision, changed=True)

@@ -1,0 +1,148 @@
+"""MeterValues.req (OCPP 1.6 §4.7): the sampled values of every station, stored as reported."""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Case, When
+from django.utils import timezone
+
+from billing import metering
+from billing.models import ChargingSession, MeterValue
+from billing.services.review import INT32, INT64, fit_integer
+from stations.models import Station
+
+
+def meter_rows(
+    station, session, connector_id, reported_tx, samples, received_at, *, from_stop=False, review=False
+) -> list[MeterValue]:
+    return [
+        MeterValue(
+            station=station,
+            session=session,
+            connector_id=connector_id,
+            reported_transaction_id=reported_tx,
+            timestamp=s.timestamp,
+            received_at=received_at,
+            measurand=s.measurand,
+            phase=s.phase,
+            location=s.location,
+            context=s.context,
+            unit=s.unit,
+            format=s.format,
+            raw_value=s.raw_value,
+            value=s.value,
+            from_stop=from_stop,
+            needs_review=review,
+        )
+        for s in samples
+    ]
+
+
+def meter_values_record(
+    *,
+    station_id: int,
+    connector_id: int,
+    meter_value: list,
+    transaction_id: int | None = None,
+    received_at: datetime | None = None,
+) -> list[MeterValue]:
+    """One MeterValues.req (see meter_values_record_many)."""
+    return meter_values_record_many(
+        [
+            dict(
+                station_id=station_id,
+                connector_id=connector_id,
+                meter_value=meter_value,
+                transaction_id=transaction_id,
+                received_at=received_at,
+            )
+        ]
+    )
+
+
+@transaction.atomic
+def meter_values_record_many(messages: list[dict]) -> list[MeterValue]:
+    """Store the sampled values of several MeterValues.req (from any stations) in one transaction: one
+    SELECT for their sessions, one INSERT for all rows, one UPDATE for live progress. The OCPP handler
+    groups concurrent messages into one call (group commit, stations/ocpp/v16_transactions.py).
+
+    Each message has the keyword arguments of meter_values_record, meter_value in snake_case as the ocpp
+    library hands it over.
+
+    Values naming a transaction attach to it, also after it stopped (the session is not reopened).
+    Connector 0, clock-aligned and transaction-less values are kept with no session. Values naming a
+    transaction the sending station does not have are kept for review: transaction ids are looked up per
+    station, so another station's id never matches."""
+    now = timezone.now()
+    parsed = []
+    for m in messages:
+        received_at = m.get("received_at") or now
+        samples, problems = metering.parse_meter_values(m["meter_value"], fallback_timestamp=received_at)
+        connector_id = fit_integer(m["connector_id"], INT32, problems) or 0
+        transaction_id = fit_integer(m.get("transaction_id"), INT64, problems)
+        parsed.append((m["station_id"], connector_id, transaction_id, samples, problems, received_at))
+
+    wanted = {tx for _, _, tx, *_ in parsed if tx is not None}
+    sessions = {
+        (s.station_id, s.transaction_id): s
+        for s in ChargingSession.objects.filter(transaction_id__in=wanted).only(
+            "id", "station_id", "transaction_id", "status", "meter_start"
+        )
+    }
+    # MeterValues are transaction-related messages too (§3.7): a copy sent again because our answer was lost
+    # must not store its values twice. A value already stored (same station, connector, time, measurand,
+    # phase, location, context, unit and reading) is skipped.
+    stations_ids = {station_id for station_id, *_ in parsed}
+    times = {s.timestamp for *_, samples, _, _ in parsed for s in samples}
+    seen = (
+        set(
+            MeterValue.objects.filter(
+                station_id__in=stations_ids, timestamp__in=times, from_stop=False
+            ).values_list(
+                "station_id",
+                "connector_id",
+                "timestamp",
+                "measurand",
+                "phase",
+                "location",
+                "context",
+                "unit",
+                "raw_value",
+            )
+        )
+        if times
+        else set()
+    )
+    rows, live = [], {}
+    for station_id, connector_id, transaction_id, samples, problems, received_at in parsed:
+        session = sessions.get((station_id, transaction_id)) if transaction_id is not None else None
+        review = bool(problems) or (transaction_id is not None and session is None)
+        fresh = []
+        for sample in samples:
+            key = (
+                station_id,
+                connector_id,
+                sample.timestamp,
+                sample.measurand,
+                sample.phase,
+                sample.location,
+            )
+            key += (sample.context, sample.unit, sample.raw_value)
+            if key not in seen:
+                seen.add(key)
+                fresh.append(sample)
+        rows += meter_rows(
+            Station(pk=station_id), session, connector_id, transaction_id, fresh, received_at, review=review
+        )
+        if session is not None and session.is_active and session.meter_start is not None:
+            latest = metering.last_energy_wh(samples)
+            if latest is not None:
+                live[session.pk] = max(0, latest - session.meter_start)
+    rows = MeterValue.objects.bulk_create(rows)
+    if live:
+        # Live progress for the portal; the final energy comes from StopTransaction.meterStop. The status
+        # condition is re-checked under the row lock, so a concurrent stop is never overwritten.
+        ChargingSession.objects.filter(pk__in=live, status=ChargingSession.Status.ACTIVE).update(
+            energy_wh=Case(*(When(pk=pk, then=energy) for pk, energy in live.items())), updated_at=now
+        )
+    return rows
