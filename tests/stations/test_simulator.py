@@ -1,4 +1,4 @@
-"""The simulated charger (stations/simulator.py, manage.py simulate_station).
+"""The simulated charger (stations/simulator/, manage.py simulate_station).
 
 Its configuration rules are pure logic, tested as a table. Everything else runs over a real socket against a
 real daphne process: the simulator is only useful if it behaves like a charger towards the real server."""
@@ -8,7 +8,7 @@ import pytest
 from stations.calls import call_and_wait
 from stations.models import Connector, OcppCall, Station
 from stations.services.admission import station_set_password
-from stations.simulator import Configuration, default_configuration
+from stations.simulator.v16_configuration import Configuration, default_configuration
 from tests.simulated import running_station, simulator_process, wait_for
 
 # --- configuration rules (OCPP 1.6 §5.3, §5.8, §9.1; security whitepaper §7) -------------------------

@@ -1,6 +1,6 @@
 """manage.py simulate_station CP-1: a simulated OCPP 1.6J charger that connects to a running server.
 
-It talks to the server only over the websocket (stations/simulator.py), like a charger in the field, and logs
+It talks to the server only over the websocket (stations/simulator/), like a charger in the field, and logs
 what it does in plain words. Stop it with Ctrl-C (or --duration)."""
 
 import asyncio
@@ -10,7 +10,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from stations.simulator import SimulatedStation
+from stations.simulator.v16 import SimulatedStation
 
 
 class Command(BaseCommand):
