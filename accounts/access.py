@@ -1,7 +1,7 @@
 """Who sees what. Roles: what each role may do. Which rows a user sees at all are QuerySet methods
 (`Station.objects.visible_to(user)`, `ChargingSession.objects.visible_to(user)`, ...) next to the models.
 
-Roles (issue #4 §1, §3):
+Roles:
 - Platform operator (User.is_platform_operator or superuser): sees and manages everything.
 - Account admin: everything of their accounts (stations, sessions, invoices, cards, groups, locations,
   members) and may change it.

@@ -5,7 +5,7 @@ ScopedModelAdmin is also used by stations/admin.py and billing/admin.py:
 - other staff need Django model permissions as usual AND see only the rows accounts.access gives them;
   models without a scope are for operators only;
 - every add, change and delete made here writes an AuditEvent (who, when, before and after), like the
-  services do for the portal (issue #4 §7).
+  services do for the portal.
 """
 
 from django import forms
@@ -351,7 +351,7 @@ def _generic_scope(model):
 
 
 def register_remaining(app_label: str) -> None:
-    """Register every model of the app that has no admin yet, scoped and audited (issue #4 §7: every model)."""
+    """Register every model of the app that has no admin yet, scoped and audited."""
     for model in apps.get_app_config(app_label).get_models():
         if admin.site.is_registered(model):
             continue

@@ -193,7 +193,7 @@ def membership_edit(request, pk):
 @login_required
 @require_http_methods(["GET", "POST"])
 def station_activation(request):
-    """An Account admin activates a station in Activation pending (issue #4 §4)."""
+    """An Account admin activates a station in Activation pending."""
     _require(_manages_any(request.user))
     if request.htmx and request.method == "GET":
         # Live lookup while typing: only pending stations are found, so nothing else leaks.
@@ -433,7 +433,7 @@ def access_group_delete(request, pk):
 @login_required
 @require_POST
 def access_group_import(request, pk):
-    """CSV of cards into a group (issue #4 §6): all rows or none, like the card import."""
+    """CSV of cards into a group: all rows or none, like the card import."""
     group = access.get_for_user_or_404(AccessGroup.objects.all().visible_to(request.user), pk)
     _require(access.can_manage_account(request.user, group.account))
     form = GroupCardImportForm(request.POST, request.FILES)

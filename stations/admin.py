@@ -86,7 +86,7 @@ class OcppCallAdmin(ScopedModelAdmin):
         return False
 
 
-# --- Portal: the platform's required configuration is data operators edit here (issue #3 §4). -------------
+# --- Portal: the platform's required configuration is data operators edit here. -------------
 
 
 class ConfigurationProfileKeyInline(admin.TabularInline):

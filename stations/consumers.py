@@ -1,7 +1,7 @@
 """The OCPP-J websocket endpoint: one consumer per charger connection.
 
-Channels runs a consumer's handlers one at a time, so nothing here ever awaits the station (STYLE.md
-trap 1): receive() only queues the frame; the ChargePoint loop reads that queue in its own task; calls to
+Channels runs a consumer's handlers one at a time, so nothing here ever awaits the station (docs/architecture.md,
+Channels pitfall 1): receive() only queues the frame; the ChargePoint loop reads that queue in its own task; calls to
 the station run in a second task that takes them one by one from the database (stations/calls.py)."""
 
 import asyncio

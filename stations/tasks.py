@@ -1,4 +1,4 @@
-"""Background work for stations. Tasks take ids, re-fetch, and call a service (STYLE.md). Services start
+"""Background work for stations. Tasks take ids, re-fetch, and call a service. Services start
 them by name through eflux.jobs.enqueue."""
 
 from celery import shared_task

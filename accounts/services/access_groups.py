@@ -35,7 +35,7 @@ def access_group_save(
     """Create or update an access group and (when given) replace its users, cards and stations.
 
     Members and stations belong to the group's account: its cards, its members, its stations. "Shared"
-    (issue #4 §6) means other accounts may link the group to *their* stations from their station settings
+    means other accounts may link the group to *their* stations from their station settings
     (see AccessGroup.objects.linkable_to); a private group is linked by its own account only."""
     created = group.pk is None
     before = {} if created else {f: getattr(AccessGroup.objects.get(pk=group.pk), f) for f in GROUP_FIELDS}

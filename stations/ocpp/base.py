@@ -160,7 +160,7 @@ class CsmsChargePointMixin:
             result = after(**kwargs, call_unique_id=frame.message_id) if wants_id else after(**kwargs)
             if inspect.isawaitable(result):
                 # A task, not awaited: an @after hook may call the station, whose answer arrives through
-                # this very loop (STYLE.md trap 1).
+                # this very loop (docs/architecture.md, Channels pitfall 1).
                 task = asyncio.ensure_future(result)
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)

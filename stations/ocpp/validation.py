@@ -1,7 +1,7 @@
 """Payload validation against the `ocpp` library's own JSON schemas, compiled once with fastjsonschema.
 
 Same schemas and the same semantics as the library's jsonschema Draft4Validator (formats are not checked,
-as the library does not check them), at ~13 us instead of ~400 us per MeterValues (STYLE.md). The three
+as the library does not check them), at ~13 us instead of ~400 us per MeterValues (docs/benchmarks.md). The three
 1.6 messages whose schemas use `multipleOf: 0.1` keep the library's Decimal-based jsonschema path, since
 binary floats make `21.4` fail a float multipleOf check.
 

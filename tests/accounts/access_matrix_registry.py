@@ -76,7 +76,7 @@ def _card_csv(w):
 
 
 REGISTRY: dict[str, Entry] = {
-    # --- accounts (issue #4) --------------------------------------------------------------------------
+    # --- accounts --------------------------------------------------------------------------
     "account_list": Entry(get=EVERYONE),
     "account_create": Entry(
         get=OPERATORS,

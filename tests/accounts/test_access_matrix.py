@@ -1,4 +1,4 @@
-"""The access matrix (issue #4, acceptance): every URL pattern × every role × own and foreign object.
+"""The access matrix : every URL pattern × every role × own and foreign object.
 
 Generated from the URL resolver, so a new view is covered the moment it is routed; how to call it and who
 may do what lives in access_matrix_registry.py. A pattern without an entry fails here with the message

@@ -1,4 +1,4 @@
-"""accounts.access: the one place that decides who sees what (issue #4 §3)."""
+"""accounts.access: the one place that decides who sees what."""
 
 import pytest
 from django.apps import apps

@@ -1,4 +1,4 @@
-"""Customer activation (issue #4 §4): Activation pending → Active in the customer's account."""
+"""Customer activation: Activation pending → Active in the customer's account."""
 
 import pytest
 from django.core.exceptions import ValidationError

@@ -1,4 +1,4 @@
-"""Django admin (issue #4 §7): every model registered, scoped by account for non-operator staff, audited."""
+"""Django admin: every model registered, scoped by account for non-operator staff, audited."""
 
 import pytest
 from django.apps import apps

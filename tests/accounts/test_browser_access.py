@@ -1,4 +1,4 @@
-"""Headless Chromium against a real daphne process (issue #4 acceptance): customer activation, and what a
+"""Headless Chromium against a real daphne process: customer activation, and what a
 Field Service Technician sees."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""Login safety (issue #4 §8): throttled failed logins, password reset by e-mail, deploy checks."""
+"""Login safety: throttled failed logins, password reset by e-mail, deploy checks."""
 
 import os
 import re

@@ -1,4 +1,4 @@
-"""Lists, their htmx partials and exports show each role exactly its own rows (issue #4 §3)."""
+"""Lists, their htmx partials and exports show each role exactly its own rows."""
 
 import pytest
 from django.apps import apps

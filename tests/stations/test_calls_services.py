@@ -138,7 +138,7 @@ def test_a_second_call_waits_its_turn_and_a_silent_station_times_out(two_daphnes
 
 
 def test_a_connection_held_longer_than_5_seconds_on_the_redis_layer_still_gets_calls(two_daphnes):
-    """redis-py 8's default 5 s socket_timeout kills channels-redis's blocking receive (STYLE.md pitfall);
+    """redis-py 8's default 5 s socket_timeout kills channels-redis's blocking receive (docs/architecture.md);
     the consumer would then never hear a wake-up or a supersede again."""
     a, _ = two_daphnes
     with ScriptedStation(a, "CP-SVC-LONG") as cp:
