@@ -174,8 +174,8 @@ class CsmsChargePointMixin:
                 connection_id=self.connection_id,
                 direction=MessageLog.Direction.IN,
                 kind=kind,
-                action=action[:64],
-                message_id=message_id[:64],
+                action=masking.storable(action[:64]),
+                message_id=masking.storable(message_id)[:64],
                 payload=payload,
                 response_to_id=response_to,
             )
@@ -189,8 +189,8 @@ class CsmsChargePointMixin:
                 connection_id=self.connection_id,
                 direction=MessageLog.Direction.OUT,
                 kind=kind,
-                action=action[:64],
-                message_id=message_id[:64],
+                action=masking.storable(action[:64]),
+                message_id=masking.storable(message_id)[:64],
                 payload=masking.dumps(frame),
                 response_to_id=response_to,
             )

@@ -6,6 +6,7 @@ strings of at most 36 characters (§4.1.4, errata 3.7), and every envelope probl
 message id when it can be read, "-1" when it cannot (the convention OCPP-J 2.0.1 §4.2.3 made explicit)."""
 
 import json
+import re
 from dataclasses import dataclass
 
 from . import validation as v
@@ -58,17 +59,44 @@ def loads_strict(text: str):
 MAX_DEPTH = 32
 
 
-def _too_deep(obj) -> bool:
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _walk(obj) -> tuple[bool, str]:
+    """One pass over the parsed message: (nested too deep, the first problem with a string or "").
+
+    A JSON escape of a lone UTF-16 surrogate ("\\ud800") parses into a string that is not Unicode text: it
+    cannot be encoded as UTF-8 (RFC 8259 §8.1 requires UTF-8 between systems; §8.2 leaves such strings'
+    meaning undefined), so no database column holds it. U+0000 is valid JSON but no field of OCPP carries it
+    and PostgreSQL text cannot store it. Checked once here, so nothing downstream meets either."""
     stack = [(obj, 1)]
+    problem = ""
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
-            return True
+            return True, problem
         if isinstance(node, dict):
-            stack.extend((child, depth + 1) for child in node.values() if isinstance(child, dict | list))
+            for key, child in node.items():
+                problem = problem or _string_problem(key)
+                if isinstance(child, dict | list):
+                    stack.append((child, depth + 1))
+                elif isinstance(child, str):
+                    problem = problem or _string_problem(child)
         elif isinstance(node, list):
-            stack.extend((child, depth + 1) for child in node if isinstance(child, dict | list))
-    return False
+            for child in node:
+                if isinstance(child, dict | list):
+                    stack.append((child, depth + 1))
+                elif isinstance(child, str):
+                    problem = problem or _string_problem(child)
+    return False, problem
+
+
+def _string_problem(s: str) -> str:
+    if s.isascii():
+        return "a string holds U+0000" if "\x00" in s else ""
+    if _SURROGATE.search(s):
+        return "a string holds a lone UTF-16 surrogate (not Unicode text)"
+    return "a string holds U+0000" if "\x00" in s else ""
 
 
 def parse(text: str) -> Frame:
@@ -76,7 +104,8 @@ def parse(text: str) -> Frame:
         msg = loads_strict(text)
     except (ValueError, RecursionError) as e:
         raise FrameInvalid(v.FORMATION, f"not valid JSON: {e}") from None
-    if _too_deep(msg):
+    too_deep, string_problem = _walk(msg)
+    if too_deep:
         raise FrameInvalid(v.FORMATION, f"nested deeper than {MAX_DEPTH} levels")
     if not isinstance(msg, list):
         raise FrameInvalid(v.FORMATION, "an OCPP-J message is a JSON array")
@@ -104,6 +133,9 @@ def parse(text: str) -> Frame:
     if len(msg[1]) > MAX_MESSAGE_ID:
         # Echo the id anyway: it is the only way the sender can match the error to its request.
         raise FrameInvalid(v.TYPE, f"UniqueId longer than {MAX_MESSAGE_ID} characters", msg[1], message_type)
+    if string_problem:
+        # OCPP-J 1.6 §4.2.3 FormationViolation: "Payload for Action is syntactically incorrect".
+        raise FrameInvalid(v.FORMATION, string_problem, msg[1], message_type)
     if message_type == 2:
         if not isinstance(msg[2], str) or not msg[2]:
             raise FrameInvalid(v.TYPE, "Action must be a non-empty string", message_id, message_type)

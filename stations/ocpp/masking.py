@@ -3,6 +3,7 @@ Basic password) is masked wherever a {"key": "AuthorizationKey", "value": ...} p
 ChangeConfiguration.req and in GetConfiguration.conf (a charger may wrongly report the write-only key)."""
 
 import json
+import re
 
 MASK = "********"
 SECRET_KEYS = {"authorizationkey"}
@@ -20,12 +21,24 @@ def mask(obj):
     return obj
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """Text any database column holds: U+0000 (PostgreSQL text cannot) and lone surrogates (not encodable as
+    UTF-8) become their JSON escapes. In a JSON frame that is the same JSON; in a raw invalid frame it is
+    the escape a reader of the journal recognises."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    return _UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def mask_raw(text: str) -> str:
     # A frame that failed to parse cannot be masked field by field; keep it only if it cannot hold a secret.
     if "authorizationkey" in text.lower():
         return "<frame withheld: it mentions AuthorizationKey and could not be parsed>"
-    return text
+    return storable(text)
 
 
 def dumps(frame) -> str:
-    return json.dumps(mask(frame), separators=(",", ":"), ensure_ascii=False)
+    return storable(json.dumps(mask(frame), separators=(",", ":"), ensure_ascii=False))

@@ -34,6 +34,31 @@ def test_each_malformed_frame_gets_its_callerror_and_the_connection_lives_on(dap
     assert failures == []
 
 
+def test_frames_a_database_cannot_hold_are_journaled_losslessly(daphne_server):
+    """A lone surrogate escape or U+0000 is journaled as its JSON escape (PostgreSQL text holds neither)."""
+    FRAME = '[2,"sur-\\ud800","DataTransfer",{"vendorId":"x","data":"a\\u0000b"}]'
+
+    async def scenario():
+        async with await connect(daphne_server, "CP-HOSTILE-U") as ws:
+            await exchange(ws, FRAME)
+            assert await heartbeat_ok(ws)
+
+    asyncio.run(scenario())
+    rows = list(MessageLog.objects.filter(station__ocpp_id="CP-HOSTILE-U").order_by("id"))
+    assert [(r.direction, r.kind) for r in rows][:2] == [
+        ("in", MessageLog.Kind.INVALID),
+        ("out", MessageLog.Kind.CALLERROR),
+    ]
+    assert rows[0].message_id == "sur-\\ud800" and rows[0].payload == FRAME
+    assert json.loads(rows[0].payload) == [
+        2,
+        "sur-\ud800",
+        "DataTransfer",
+        {"vendorId": "x", "data": "a\x00b"},
+    ]
+    assert json.loads(rows[1].payload)[:3] == [4, "sur-\ud800", "FormationViolation"]
+
+
 def test_frames_that_are_not_valid_json_are_journaled_as_invalid(daphne_server):
     async def scenario():
         async with await connect(daphne_server, "CP-HOSTILE-J") as ws:
