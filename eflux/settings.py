@@ -175,6 +175,14 @@ CELERY_TASK_ALWAYS_EAGER = JOBS_IN_PROCESS
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# `celery -A eflux beat` (one per deployment) runs these; the embedded default needs none of them (its one
+# daphne process does the same on its heartbeat).
+CELERY_BEAT_SCHEDULE = {
+    "stations-reap-dead-processes": {
+        "task": "stations.tasks.processes_reap_task",
+        "schedule": env_int("OCPP_PROCESS_REAP_SECONDS", 15),
+    },
+}
 
 # --- OCPP -----------------------------------------------------------------------------------------
 OCPP_HEARTBEAT_INTERVAL = env_int("OCPP_HEARTBEAT_INTERVAL", 300)
@@ -183,8 +191,13 @@ OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 256 * 1024)
 # Each daphne process re-reads the call queue this often (safety net for lost wake-ups; in the embedded mode
 # also how a call queued by another process, e.g. `manage.py ocpp_call`, reaches the socket).
 OCPP_CALL_SWEEP_SECONDS = float(os.environ.get("OCPP_CALL_SWEEP_SECONDS", 5 if REDIS_URL else 1))
-# How long a queued call may wait behind others before call_wait() gives up on it.
-OCPP_CALL_QUEUE_SECONDS = env_int("OCPP_CALL_QUEUE_SECONDS", 300)
+# A call not sent within this many seconds of being queued is settled as timed out and never sent afterwards
+# (a Reset or RemoteStart fired minutes after anyone asked is worse than none). Callers may pass their own.
+OCPP_CALL_QUEUE_SECONDS = env_int("OCPP_CALL_QUEUE_SECONDS", 60)
+# Each daphne process proves it is alive every OCPP_PROCESS_BEAT_SECONDS; the stations of a process that has
+# not done so for OCPP_PROCESS_DEAD_SECONDS are marked offline (by any other process, or the beat task).
+OCPP_PROCESS_BEAT_SECONDS = float(os.environ.get("OCPP_PROCESS_BEAT_SECONDS", 5))
+OCPP_PROCESS_DEAD_SECONDS = float(os.environ.get("OCPP_PROCESS_DEAD_SECONDS", 30))
 # How many unknown stations one remote address may create per hour before further ones are refused.
 OCPP_NEW_STATIONS_PER_IP_PER_HOUR = env_int("OCPP_NEW_STATIONS_PER_IP_PER_HOUR", 20)
 

@@ -73,8 +73,11 @@ def call_send(
     requested_by=None,
     source: str = "",
     timeout: int | None = None,
+    send_within: int | None = None,
 ) -> OcppCall:
-    """Queue a call for `station` and return at once. A station that is not connected gets an OFFLINE row."""
+    """Queue a call for `station` and return at once. A station that is not connected gets an OFFLINE row.
+    A call not sent within `send_within` seconds (default OCPP_CALL_QUEUE_SECONDS) is settled as timed out
+    and never sent afterwards."""
     version = (station.ocpp_version or "ocpp1.6").removeprefix("ocpp")
     _validate(action, payload, version)
     connected = Station.objects.filter(pk=station.pk, is_connected=True).exists()
@@ -86,6 +89,7 @@ def call_send(
         payload=payload,
         status=OcppCall.Status.PENDING if connected else OcppCall.Status.OFFLINE,
         timeout_seconds=timeout or settings.OCPP_CALL_TIMEOUT,
+        send_by=now + timedelta(seconds=send_within or settings.OCPP_CALL_QUEUE_SECONDS),
         requested_by=requested_by,
         source=source[:32],
         finished_at=None if connected else now,
@@ -161,14 +165,20 @@ async def acall_and_wait(**kwargs) -> OcppCall:
     return call if call.is_final else await acall_wait(call)
 
 
+NOT_SENT_IN_TIME = "not sent before its deadline: the station did not take it in time"
+
+
+def _send_by(call: OcppCall):
+    return call.send_by or call.created_at + timedelta(seconds=settings.OCPP_CALL_QUEUE_SECONDS)
+
+
 def _settle_if_stale(call: OcppCall) -> bool:
     now = timezone.now()
-    queue_wait = timedelta(seconds=settings.OCPP_CALL_QUEUE_SECONDS)
     own = timedelta(seconds=call.timeout_seconds)
     if call.status == OcppCall.Status.SENT and call.sent_at and now > call.sent_at + own + SETTLE_GRACE:
         why = "no answer and the connection that sent it is gone"
-    elif call.status == OcppCall.Status.PENDING and now > call.created_at + queue_wait + own + SETTLE_GRACE:
-        why = "never sent: no server took it from the queue in time"
+    elif call.status == OcppCall.Status.PENDING and now > _send_by(call):
+        why = NOT_SENT_IN_TIME
     else:
         return False
     return bool(
@@ -205,12 +215,16 @@ def call_claim_next(*, station_pk: int, connection_id: str) -> ClaimedCall | Non
         return None
     if OcppCall.objects.filter(station_id=station_pk, status=OcppCall.Status.SENT).exists():
         return None
+    now = timezone.now()
+    # Past its deadline: settled, never sent (a Reset minutes after anyone asked for it is worse than none).
+    OcppCall.objects.filter(station_id=station_pk, status=OcppCall.Status.PENDING, send_by__lt=now).update(
+        status=OcppCall.Status.TIMED_OUT, finished_at=now, error_description=NOT_SENT_IN_TIME
+    )
     call = (
         OcppCall.objects.filter(station_id=station_pk, status=OcppCall.Status.PENDING).order_by("id").first()
     )
     if call is None:
         return None
-    now = timezone.now()
     OcppCall.objects.filter(pk=call.pk).update(
         status=OcppCall.Status.SENT,
         sent_at=now,
@@ -281,6 +295,9 @@ def calls_sweep() -> list[int]:
                 finished_at=now,
                 error_description="no answer and the connection that sent it is gone",
             )
+    open_calls.filter(status=OcppCall.Status.PENDING, send_by__lt=now).update(
+        status=OcppCall.Status.TIMED_OUT, finished_at=now, error_description=NOT_SENT_IN_TIME
+    )
     # Queued in the instant the station went away (call_send saw it connected, the disconnect ran first).
     open_calls.filter(
         status=OcppCall.Status.PENDING, station__is_connected=False, created_at__lt=now - timedelta(seconds=2)

@@ -10,12 +10,15 @@ import logging
 import uuid
 
 from asgiref.sync import sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
 from django.conf import settings
 
 from eflux.asyncdb import db
 
-from . import calls
+from . import calls, lifeline
 from .ocpp import daphne_denial, registry
 from .ocpp.versions import CHARGE_POINT_CLASSES, choose_subprotocol
 from .services import admission, presence
@@ -27,6 +30,8 @@ logger = logging.getLogger(__name__)
 CLOSE_NORMAL = 1000
 # How long a closing connection may take to process the frames it had already received.
 DRAIN_SECONDS = 5
+# A channel-layer operation (Redis) in the handshake or close waits at most this long.
+LAYER_TIMEOUT = 2
 
 
 class _Connection:
@@ -48,6 +53,34 @@ class OcppConsumer(AsyncWebsocketConsumer):
     connection_id: str = ""
     cp = None
     closing = False
+    in_group = False
+
+    async def __call__(self, scope, receive, send):
+        """As AsyncConsumer.__call__, except that the channel layer's receive survives a layer outage: a
+        failing Redis ends nobody's socket (the station's own requests and answers never touch the layer)."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.base_send = send
+        sources = [receive]
+        if self.channel_layer is not None:
+            self.channel_name = await self.channel_layer.new_channel()
+            sources.append(self._layer_receive)
+        try:
+            await await_many_dispatch(sources, self.dispatch)
+        except StopConsumer:
+            pass
+
+    async def _layer_receive(self):
+        delay = 0.5
+        while True:
+            try:
+                return await self.channel_layer.receive(self.channel_name)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                logger.warning("station %s: channel layer receive failed (%s); retrying", self.station_pk, e)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
 
     async def websocket_connect(self, message):
         ocpp_id = self.scope["url_route"]["kwargs"]["identity"]
@@ -84,6 +117,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 await self._deny(401, [(b"www-authenticate", b'Basic realm="OCPP", charset="UTF-8"')])
                 return
 
+        if lifeline.stopping():
+            await self._deny(503)  # shutting down: the station retries and reaches another process
+            return
+        await lifeline.ensure_started()  # this process is registered before it marks anything online
         self.station_pk = admitted.station_pk
         self.connection_id = uuid.uuid4().hex
         self.loop = asyncio.get_running_loop()
@@ -92,12 +129,30 @@ class OcppConsumer(AsyncWebsocketConsumer):
         await db(presence.station_connect)(
             station_pk=self.station_pk, connection_id=self.connection_id, ocpp_version=subprotocol
         )
-        # Newest connection wins: any older socket of this station, in any process, closes itself.
+        try:
+            await self._take_over(ocpp_id, subprotocol)
+        except BaseException:
+            # A handshake that does not complete never leaves its station online.
+            await db(presence.station_disconnect)(
+                station_pk=self.station_pk, connection_id=self.connection_id
+            )
+            self.station_pk = None
+            raise
+        registry.register(self.station_pk, self)
+        calls.sweeper_ensure()
+        self.wake()  # calls queued before this connection (none are: offline ones fail at once) or racing it
+
+    async def _take_over(self, ocpp_id: str, subprotocol: str) -> None:
+        # Newest connection wins: any older socket of this station, in any process, closes itself. Through the
+        # channel layer when it is up; when Redis is down the older process notices through the database on
+        # its next heartbeat (stations.lifeline), so a layer outage never fails a handshake.
         group = registry.station_group(self.station_pk)
-        await self.channel_layer.group_send(
-            group, {"type": "ocpp.superseded", "connection_id": self.connection_id}
+        await self._layer(
+            self.channel_layer.group_send(
+                group, {"type": "ocpp.superseded", "connection_id": self.connection_id}
+            )
         )
-        await self.channel_layer.group_add(group, self.channel_name)
+        await self.join_group_if_missing()
         old = registry.local_consumer(self.station_pk)
         if old is not None and old is not self:
             await old.supersede()
@@ -114,9 +169,26 @@ class OcppConsumer(AsyncWebsocketConsumer):
             asyncio.create_task(self._run_calls()),
         ]
         await self.accept(subprotocol=subprotocol)
-        registry.register(self.station_pk, self)
-        calls.sweeper_ensure()
-        self.wake()  # calls queued before this connection (none are: offline ones fail at once) or racing it
+
+    async def _layer(self, operation) -> bool:
+        """A channel-layer operation that may fail (Redis down): bounded, logged, never fatal. The database
+        is the source of truth; the layer only makes wake-ups and take-overs faster."""
+        try:
+            await asyncio.wait_for(operation, LAYER_TIMEOUT)
+            return True
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            logger.warning(
+                "station %s: channel layer unavailable (%s)", self.station_pk, e.__class__.__name__
+            )
+            return False
+
+    async def join_group_if_missing(self) -> None:
+        if not self.in_group and self.station_pk is not None:
+            self.in_group = await self._layer(
+                self.channel_layer.group_add(registry.station_group(self.station_pk), self.channel_name)
+            )
 
     async def _deny(self, status: int, headers: list | None = None):
         if daphne_denial.INSTALLED or "websocket.http.response" in (self.scope.get("extensions") or {}):
@@ -155,11 +227,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
         was_current = await db(presence.station_disconnect)(
             station_pk=self.station_pk, connection_id=self.connection_id
         )
-        try:
-            await self.channel_layer.group_discard(registry.station_group(self.station_pk), self.channel_name)
-        except Exception:
-            # Membership lapses by itself (group_expiry); a stale member only receives messages it ignores.
-            logger.warning("station %s: leaving its channel group failed", self.station_pk, exc_info=True)
+        # A stale group member (discard failed) only receives messages it ignores; membership also lapses.
+        await self._layer(
+            self.channel_layer.group_discard(registry.station_group(self.station_pk), self.channel_name)
+        )
         if not was_current:
             # Superseded: the call this socket had outstanding is settled now, so the newer connection
             # (here or in another process) may send the next one.

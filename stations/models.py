@@ -78,6 +78,9 @@ class Station(TariffFields):
     connected_at = models.DateTimeField(null=True, blank=True)
     disconnected_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # The server process holding the live socket (ServerProcess.id): when that process stops proving it is
+    # alive, its stations are marked offline by whoever notices first (stations/services/presence.py).
+    server_process = models.CharField(max_length=32, blank=True)
     registered_from_ip = models.GenericIPAddressField(null=True, blank=True)
 
     # Settings (the manual's "Open Settings").
@@ -109,6 +112,12 @@ class Station(TariffFields):
             models.UniqueConstraint(fields=["ocpp_id"], name="station_unique_ocpp_id"),
         ]
         indexes = [
+            # Liveness: the online stations of one server process (reaper, shutdown, reconciliation).
+            models.Index(
+                fields=["server_process"],
+                condition=models.Q(is_connected=True),
+                name="station_online_process_idx",
+            ),
             # Station list: filter by setup state / online.
             models.Index(fields=["setup_state"], name="station_setup_state_idx"),
             # Station list search by serial number.
@@ -213,6 +222,20 @@ class MessageLog(models.Model):
         return f"{self.direction} {self.action or self.get_kind_display()} {self.message_id}"
 
 
+class ServerProcess(models.Model):
+    """A daphne process that holds station sockets, proving it is alive by refreshing heartbeat_at."""
+
+    id = models.CharField(primary_key=True, max_length=32)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.pid} ({self.id})"
+
+
 class OcppCall(models.Model):
     """A CSMS → station call. The row is the queue: at most one call per station is outstanding (sent),
     the rest wait in id order. The channel layer only wakes the consumer that holds the socket."""
@@ -237,6 +260,8 @@ class OcppCall(models.Model):
     error_code = models.CharField(max_length=64, blank=True)
     error_description = models.TextField(blank=True)
     timeout_seconds = models.PositiveIntegerField(default=30)
+    # Never sent after this: a Reset or RemoteStart fired minutes after anyone wanted it is worse than none.
+    send_by = models.DateTimeField(null=True, blank=True)
     requested_by = models.ForeignKey(
         "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

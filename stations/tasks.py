@@ -7,6 +7,7 @@ from .calls import call_and_wait, call_wait, wake
 from .models import OcppCall, Station
 from .services.commands import call_result_to_audit
 from .services.configuration import configuration_job_run
+from .services.presence import processes_reap
 
 # --- OCPP calls (stations/calls.py) ----------------------------------------------------------------
 
@@ -42,3 +43,13 @@ def configuration_job_run_task(job_id: int) -> None:
 def call_result_to_audit_task(call_id: int, audit_id: int) -> None:
     """Store the station's answer to an operator's command (Reset, ChangeAvailability) in its audit event."""
     call_result_to_audit(call_id=call_id, audit_id=audit_id)
+
+
+# --- Liveness (stations/services/presence.py) ---------------------------------------------------------
+
+
+@shared_task
+def processes_reap_task() -> int:
+    """Celery beat: stations held by a server process that stopped proving it is alive go offline, even when
+    no daphne process is left to notice (each live daphne process also does this on its own heartbeat)."""
+    return processes_reap()

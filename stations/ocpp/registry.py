@@ -37,3 +37,12 @@ def wake_local(station_pk: int) -> bool:
     except RuntimeError:  # its loop is closing (process shutdown)
         return False
     return True
+
+
+def held() -> dict[int, str]:
+    """Station pk → connection id of every socket this process holds."""
+    return {pk: consumer.connection_id for pk, consumer in list(_local.items())}
+
+
+def consumers() -> list:
+    return list(_local.values())

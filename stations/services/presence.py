@@ -1,10 +1,21 @@
-"""Which connection holds a station: online/offline as the database records it (newest connection wins)."""
+"""Which connection holds a station: online/offline as the database records it (newest connection wins),
+and the liveness of the server processes that hold connections: a process that stops proving it is alive
+(killed, host gone) has its stations marked offline by whoever notices first."""
 
+import os
+import socket
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from stations.models import OcppCall, Station
+from stations.models import OcppCall, ServerProcess, Station
+
+# This process's identity in ServerProcess; a new one per process start (a restarted process is new).
+PROCESS_ID = uuid.uuid4().hex
 
 
 @transaction.atomic
@@ -13,6 +24,7 @@ def station_connect(*, station_pk: int, connection_id: str, ocpp_version: str) -
     Station.objects.filter(pk=station_pk).update(
         is_connected=True,
         connection_id=connection_id,
+        server_process=PROCESS_ID,
         ocpp_version=ocpp_version,
         connected_at=now,
         last_seen_at=now,
@@ -50,3 +62,88 @@ def station_disconnect(*, station_pk: int, connection_id: str) -> bool:
         error_description="the station disconnected before answering",
     )
     return was_current
+
+
+# --- server process liveness ------------------------------------------------------------------------
+
+
+def _settle_calls_of(station_pks, why: str) -> None:
+    OcppCall.objects.filter(
+        station_id__in=station_pks, status__in=[OcppCall.Status.PENDING, OcppCall.Status.SENT]
+    ).update(status=OcppCall.Status.OFFLINE, finished_at=timezone.now(), error_description=why)
+
+
+def process_register() -> None:
+    """Before this process marks its first station online (so a reaper never sees an unknown process)."""
+    now = timezone.now()
+    ServerProcess.objects.update_or_create(
+        pk=PROCESS_ID,
+        defaults={"host": socket.gethostname()[:255], "pid": os.getpid(), "heartbeat_at": now},
+        create_defaults={
+            "host": socket.gethostname()[:255],
+            "pid": os.getpid(),
+            "started_at": now,
+            "heartbeat_at": now,
+        },
+    )
+
+
+def process_beat(*, held: dict[int, str]) -> list[int]:
+    """This process is alive. `held`: station pk → connection id of the sockets this process really holds.
+
+    Reconciles the database with them: a station marked online through this process without a socket here
+    (a handshake that never completed, a disconnect whose write failed) goes offline; a socket here whose
+    station the database gives to a newer connection is returned, to be closed (newest connection wins even
+    when the channel layer could not deliver the "superseded" message)."""
+    now = timezone.now()
+    ServerProcess.objects.filter(pk=PROCESS_ID).update(heartbeat_at=now)
+    marked = dict(
+        Station.objects.filter(server_process=PROCESS_ID, is_connected=True).values_list(
+            "pk", "connection_id"
+        )
+    )
+    # A handshake in progress has written presence but has not registered its socket yet: leave it alone.
+    grace = now - timedelta(seconds=max(settings.OCPP_PROCESS_BEAT_SECONDS * 2, 10))
+    orphans = [pk for pk, conn in marked.items() if held.get(pk) != conn]
+    for pk in orphans:  # rare: one conditional UPDATE each, so a reconnect in between is never undone
+        if Station.objects.filter(
+            pk=pk, connection_id=marked[pk], is_connected=True, connected_at__lt=grace
+        ).update(is_connected=False, disconnected_at=now):
+            _settle_calls_of([pk], "the station's connection is gone")
+    return [pk for pk, conn in held.items() if marked.get(pk) != conn]
+
+
+def processes_reap() -> int:
+    """Mark offline every station held by a process that stopped proving it is alive; return how many."""
+    now = timezone.now()
+    dead_before = now - timedelta(seconds=settings.OCPP_PROCESS_DEAD_SECONDS)
+    alive = ServerProcess.objects.filter(heartbeat_at__gte=dead_before, stopped_at__isnull=True)
+    with transaction.atomic():
+        stranded = list(
+            Station.objects.filter(is_connected=True)
+            .exclude(server_process__in=alive.values("pk"))
+            .values_list("pk", flat=True)
+        )
+        if stranded:
+            Station.objects.filter(pk__in=stranded).exclude(server_process__in=alive.values("pk")).update(
+                is_connected=False, disconnected_at=now
+            )
+            _settle_calls_of(stranded, "the server process holding the station stopped")
+        # Forget processes gone for a day (their rows only serve the reaper).
+        ServerProcess.objects.filter(heartbeat_at__lt=now - timedelta(days=1)).delete()
+    return len(stranded)
+
+
+def process_stop() -> int:
+    """This process is shutting down (SIGTERM): its stations go offline now, not after the dead window."""
+    now = timezone.now()
+    with transaction.atomic():
+        ServerProcess.objects.filter(pk=PROCESS_ID).update(stopped_at=now)
+        held = list(
+            Station.objects.filter(server_process=PROCESS_ID, is_connected=True).values_list("pk", flat=True)
+        )
+        Station.objects.filter(pk__in=held, server_process=PROCESS_ID).update(
+            is_connected=False, disconnected_at=now
+        )
+        _settle_calls_of(held, "the server process holding the station shut down")
+    return len(held)

@@ -12,6 +12,7 @@ import pytest
 from websockets.sync.client import connect
 
 from billing.models import ChargingSession, MeterValue
+from tests.tcp_proxy import TcpProxy
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
@@ -378,89 +379,12 @@ def test_database_error_during_meter_values_is_answered_callerror_and_the_retry_
     assert ChargingSession.objects.get().energy_wh == 900
 
 
-class PgProxy:
-    """A TCP proxy between the server process and PostgreSQL (127.0.0.1, random port). cut() drops every
-    proxied connection and refuses new ones: for the server process, PostgreSQL is down. The shared
-    PostgreSQL server itself is never touched (other suites use it)."""
-
-    def __init__(self, target: tuple[str, int]):
-        import socket
-        import threading
-
-        self.target = target
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(64)
-        self.port = self.listener.getsockname()[1]
-        self.up = True
-        self.lock = threading.Lock()
-        self.sockets: set = set()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        import socket
-        import threading
-
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            if not self.up:
-                client.close()
-                continue
-            try:
-                upstream = socket.create_connection(self.target)
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                self.sockets.update((client, upstream))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    def _pump(self, src, dst):
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                self._drop(s)
-
-    def _drop(self, s):
-        import socket
-
-        with self.lock:
-            self.sockets.discard(s)
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        s.close()
-
-    def cut(self):
-        self.up = False
-        with self.lock:
-            live = list(self.sockets)
-        for s in live:
-            self._drop(s)
-
-    def restore(self):
-        self.up = True
-
-    def close(self):
-        self.cut()
-        self.listener.close()
-
-
 @pytest.mark.services
 @pytest.mark.parametrize("conn_max_age", ["0", "600"], ids=["fresh-connections", "persistent-connections"])
 def test_postgresql_down_while_stop_arrives_never_confirms_and_the_retry_is_stored_once(
     transactional_db, tmp_path, tariff_station, foreign_card, conn_max_age
 ):
-    """The whole database disappears for the server process (TCP proxy cut, see PgProxy), so the journal
+    """The whole database disappears for the server process (TCP proxy cut, see tests/tcp_proxy.py), so the journal
     write that precedes processing fails too. The station must never see a confirmation: it gets CALLERROR
     InternalError, or no answer / a closed socket (to the station a missing answer is a failure as well, and
     it keeps the message, 1.6 §3.7). After the database is back the station reconnects and sends the same
@@ -473,7 +397,7 @@ def test_postgresql_down_while_stop_arrives_never_confirms_and_the_retry_is_stor
     from tests.conftest import start_daphne
 
     db = connection.settings_dict
-    proxy = PgProxy((db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432)))
+    proxy = TcpProxy((db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432)))
     url = f"postgres://{db.get('USER') or 'postgres'}@127.0.0.1:{proxy.port}/{db['NAME']}"
     server = start_daphne(tmp_path, DATABASE_URL=url, DB_CONN_MAX_AGE=conn_max_age)
     try:

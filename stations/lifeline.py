@@ -1,0 +1,91 @@
+"""This server process's lifeline: it proves it is alive (a ServerProcess row refreshed every few seconds),
+marks offline the stations of processes that stopped proving it, reconciles the database with the sockets it
+really holds, and on SIGTERM marks its own stations offline before it exits.
+
+Started by the first station connection of the process (daphne speaks no ASGI lifespan), before that
+connection writes its presence, so no reaper ever sees a station held by an unknown process."""
+
+import asyncio
+import logging
+import sys
+import threading
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from eflux.asyncdb import db
+
+from .ocpp import registry
+from .services import presence
+
+logger = logging.getLogger(__name__)
+
+_registered = False
+_stopping = False
+_task: asyncio.Task | None = None
+
+
+async def ensure_started() -> None:
+    global _registered, _task
+    if not _registered:
+        await db(presence.process_register)()
+        _registered = True
+        _on_shutdown(_stop)
+    if (_task is None or _task.done()) and not _stopping:
+        _task = asyncio.get_running_loop().create_task(_beat_forever())
+
+
+def stopping() -> bool:
+    return _stopping
+
+
+async def beat_once() -> None:
+    superseded = await db(presence.process_beat)(held=registry.held())
+    for pk in superseded:
+        consumer = registry.local_consumer(pk)
+        if consumer is not None:
+            await consumer.supersede()
+    reaped = await db(presence.processes_reap)()
+    if reaped:
+        logger.warning("marked %s stations offline: their server process stopped proving it is alive", reaped)
+    for consumer in registry.consumers():
+        await consumer.join_group_if_missing()
+
+
+async def _beat_forever() -> None:
+    while not _stopping:
+        await asyncio.sleep(settings.OCPP_PROCESS_BEAT_SECONDS)
+        try:
+            await beat_once()
+        except Exception:  # a database or Redis hiccup must not end the lifeline; the next beat retries
+            logger.exception("server process heartbeat failed")
+
+
+def _stop() -> None:
+    """SIGTERM: the reactor is about to stop and close every socket; say so in the database first, in one
+    statement, instead of one disconnect write per station racing the exit."""
+    global _stopping
+    _stopping = True
+
+    def run():
+        close_old_connections()
+        try:
+            count = presence.process_stop()
+            logger.info("shutting down: marked %s stations offline", count)
+        except Exception:
+            logger.exception("could not mark this process's stations offline at shutdown")
+        finally:
+            connection.close()
+
+    # The ORM may not run on the event loop's thread (Django refuses sync DB calls from async contexts).
+    worker = threading.Thread(target=run, name="eflux-shutdown")
+    worker.start()
+    worker.join(15)
+
+
+def _on_shutdown(callback) -> None:
+    # Only the reactor daphne installed (daphne.server installs its asyncio reactor at import): importing
+    # twisted's reactor module ourselves would install a default one. Not under daphne: no shutdown hook.
+    reactor = sys.modules.get("twisted.internet.reactor")
+    if reactor is not None:
+        reactor.addSystemEventTrigger("before", "shutdown", callback)
