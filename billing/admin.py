@@ -4,7 +4,7 @@ from django.contrib import admin
 
 from accounts.admin import ScopedModelAdmin, register_remaining
 
-from .models import BillingPlan
+from .models import BillingPlan, ChargingSession, MeterValue
 
 
 @admin.register(BillingPlan)
@@ -14,4 +14,5 @@ class BillingPlanAdmin(ScopedModelAdmin):
     list_filter = ["is_active"]
 
 
-register_remaining("billing")
+# Sessions, their totals and meter values are what the station reported and the pricing made of it.
+register_remaining("billing", read_only=(ChargingSession, MeterValue))

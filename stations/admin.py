@@ -1,11 +1,34 @@
-"""Admin for the stations app (owned by the accounts work: scoping and audit live in accounts.admin)."""
+"""Admin for the stations app (owned by the accounts work: scoping, audit and services refusing live in
+accounts.admin). The settings fields of a station are saved by the Settings page's service; connectors follow
+the connector rules; what the station produced (calls, journal, configuration jobs, resets) is read only."""
 
+from django import forms
 from django.contrib import admin
 
 from accounts import access
-from accounts.admin import ACCOUNT_CHOICES, ScopedModelAdmin, commercial, register_remaining, through, visible
+from accounts.admin import (
+    ACCOUNT_CHOICES,
+    ReadOnlyAdmin,
+    ScopedInline,
+    ScopedModelAdmin,
+    commercial,
+    register_remaining,
+    through,
+    visible,
+)
 
-from .models import ConfigurationProfile, ConfigurationProfileKey, Connector, MessageLog, OcppCall, Station
+from .models import (
+    ConfigurationJob,
+    ConfigurationProfile,
+    ConfigurationProfileKey,
+    Connector,
+    MessageLog,
+    OcppCall,
+    Station,
+    StationConfigurationKey,
+    StationReset,
+)
+from .services import connectors, station_settings
 
 STATION_CHOICES = {
     **ACCOUNT_CHOICES,
@@ -16,8 +39,25 @@ STATION_CHOICES = {
 }
 
 
-class ConnectorInline(admin.TabularInline):
+class ConnectorAdminForm(forms.ModelForm):
+    def clean(self):
+        data = super().clean()
+        # The connector rules of Configure Connectors (one table: stations.services.connectors).
+        errors = connectors.connector_errors(
+            standard=data.get("standard"),
+            format=data.get("format"),
+            power_type=data.get("power_type"),
+            voltage=data.get("max_voltage"),
+            amperage=data.get("max_amperage"),
+        )
+        for field, message in errors.items():
+            self.add_error(field if field in self.fields else None, message)
+        return data
+
+
+class ConnectorInline(ScopedInline):
     model = Connector
+    form = ConnectorAdminForm
     extra = 0
     fields = [
         "connector_id",
@@ -41,6 +81,29 @@ class StationAdmin(ScopedModelAdmin):
     search_fields = ["ocpp_id", "serial_number", "account__name"]
     exclude = ["password_hash"]
     inlines = [ConnectorInline]
+    # station_settings_update audits these (station.settings, with ChangeAvailability's outcome).
+    service_audited = frozenset(station_settings.SETTINGS_FIELDS)
+
+    def save_model(self, request, obj, form, change):
+        # The settings fields go through the Settings page's service (ChangeAvailability when 'disabled'
+        # changes, activation, audit); the other fields are saved here first, so the service starts from them.
+        settings = {
+            f: form.cleaned_data[f] for f in station_settings.SETTINGS_FIELDS if f in form.cleaned_data
+        }
+        if change:
+            own = [name for name in form.changed_data if name not in settings]
+            if own:
+                obj.save(update_fields=[*own, "updated_at"])
+        else:
+            for name in settings:
+                setattr(obj, name, Station._meta.get_field(name).get_default())
+            obj.save()
+        # The service audits every call (station.settings); a save that leaves the settings alone is not one.
+        if not change or any(name in settings for name in form.changed_data):
+            station_settings.station_settings_update(
+                station=obj, data=settings, access_groups=None, acting_user=request.user, source="admin"
+            )
+        obj.refresh_from_db()
 
     def get_readonly_fields(self, request, obj=None):
         ro = [
@@ -59,37 +122,36 @@ class StationAdmin(ScopedModelAdmin):
         return ro
 
 
+@admin.register(Connector)
+class ConnectorAdmin(ScopedModelAdmin):
+    scope = staticmethod(through("station", "stations.Station", commercial))
+    choice_scopes = STATION_CHOICES
+    form = ConnectorAdminForm
+    list_display = ["__str__", "station", "connector_id", "status", "standard", "power_type"]
+    search_fields = ["station__ocpp_id"]
+
+
+# The journal is evidence, and calls are made by services (the queue sends them): read only.
 @admin.register(MessageLog)
-class MessageLogAdmin(ScopedModelAdmin):
+class MessageLogAdmin(ReadOnlyAdmin):
     scope = staticmethod(through("station", "stations.Station", commercial))
     list_display = ["created_at", "station", "direction", "kind", "action", "message_id"]
     list_filter = ["direction", "kind", "action"]
     search_fields = ["station__ocpp_id", "message_id"]
 
-    # The journal is evidence: read only.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(OcppCall)
-class OcppCallAdmin(ScopedModelAdmin):
+class OcppCallAdmin(ReadOnlyAdmin):
     scope = staticmethod(through("station", "stations.Station", commercial))
     list_display = ["created_at", "station", "action", "status", "source"]
     list_filter = ["status", "action"]
     search_fields = ["station__ocpp_id", "message_id"]
 
-    # Calls are made by services (the queue sends them); creating one here would bypass it.
-    def has_add_permission(self, request):
-        return False
+
+# --- Portal: the platform's required configuration is data operators edit here (issue #3 §4). -------------
 
 
-# --- Portal: the platform's required configuration is data operators edit here. -------------
-
-
-class ConfigurationProfileKeyInline(admin.TabularInline):
+class ConfigurationProfileKeyInline(ScopedInline):
     model = ConfigurationProfileKey
     extra = 1
     fields = ["position", "key", "value", "generate"]
@@ -102,4 +164,5 @@ class ConfigurationProfileAdmin(ScopedModelAdmin):
     inlines = [ConfigurationProfileKeyInline]
 
 
-register_remaining("stations")
+# Configuration jobs and their key rows are written by the configuration service, resets by Reset.
+register_remaining("stations", read_only=(ConfigurationJob, StationConfigurationKey, StationReset))

@@ -44,9 +44,12 @@ def _plain(value):
 
 
 @transaction.atomic
-def station_settings_update(*, station: Station, data: dict, access_groups, acting_user) -> Station:
-    """Open Settings → Save. Activation itself is station_activate below (one code path);
-    this saves the rest, links access groups and switches availability when 'disable' changes."""
+def station_settings_update(
+    *, station: Station, data: dict, access_groups, acting_user, source: str = "portal"
+) -> Station:
+    """Open Settings → Save (and the admin's Station save). Activation itself is
+    station_activate below (one code path); this saves the rest, links access groups (None: leave
+    them) and switches availability when 'disable' changes. `source` names the caller on the OcppCall."""
     station = Station.objects.select_for_update().get(pk=station.pk)
     before = {f: getattr(station, f) for f in SETTINGS_FIELDS if f in data}
     before_groups = set(station.access_groups.values_list("pk", flat=True))
@@ -97,7 +100,7 @@ def station_settings_update(*, station: Station, data: dict, access_groups, acti
             action="ChangeAvailability",
             payload={"connectorId": 0, "type": "Inoperative" if station.is_disabled else "Operative"},
             requested_by=acting_user,
-            source="portal",
+            source=source,
         )
         result = call_audit_result(availability_call)
     event = audit_record(
