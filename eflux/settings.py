@@ -154,7 +154,15 @@ if REDIS_URL:
             "CONFIG": {
                 # redis-py 8 defaults socket_timeout to 5 s, which kills channels-redis's blocking receive
                 # (django/channels_redis#422). None restores "wait as long as it takes".
-                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                # redis-py 8 caps a pool at 100 connections (MaxConnectionsError beyond): a reconnect storm's
+                # handshakes each hold one briefly.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": None,
+                        "max_connections": env_int("CHANNEL_REDIS_MAX_CONNECTIONS", 1000),
+                    }
+                ],
                 "prefix": os.environ.get("CHANNEL_PREFIX", "eflux"),
                 "capacity": env_int("CHANNEL_CAPACITY", 1000),
                 # Chargers stay connected for months; group membership must not lapse after a day.

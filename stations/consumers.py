@@ -126,11 +126,11 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.loop = asyncio.get_running_loop()
         self._wake_event = asyncio.Event()
         # Presence first, then the handshake: once the station sees 101, the database says it is online.
-        await db(presence.station_connect)(
+        held_elsewhere = await db(presence.station_connect)(
             station_pk=self.station_pk, connection_id=self.connection_id, ocpp_version=subprotocol
         )
         try:
-            await self._take_over(ocpp_id, subprotocol)
+            await self._take_over(ocpp_id, subprotocol, held_elsewhere)
         except BaseException:
             # A handshake that does not complete never leaves its station online.
             await db(presence.station_disconnect)(
@@ -142,17 +142,19 @@ class OcppConsumer(AsyncWebsocketConsumer):
         calls.sweeper_ensure()
         self.wake()  # calls queued before this connection (none are: offline ones fail at once) or racing it
 
-    async def _take_over(self, ocpp_id: str, subprotocol: str) -> None:
+    async def _take_over(self, ocpp_id: str, subprotocol: str, held_elsewhere: bool) -> None:
         # Newest connection wins: any older socket of this station, in any process, closes itself. Through the
         # channel layer when it is up; when Redis is down the older process notices through the database on
         # its next heartbeat (stations.lifeline), so a layer outage never fails a handshake.
-        group = registry.station_group(self.station_pk)
-        await self._layer(
-            self.channel_layer.group_send(
-                group, {"type": "ocpp.superseded", "connection_id": self.connection_id}
+        # Only when another process held it: a reconnect storm after a restart sends no superseded messages
+        # (each one took a Redis connection from the pool in the handshake; 500/s exhausted it).
+        if held_elsewhere:
+            group = registry.station_group(self.station_pk)
+            await self._layer(
+                self.channel_layer.group_send(
+                    group, {"type": "ocpp.superseded", "connection_id": self.connection_id}
+                )
             )
-        )
-        await self.join_group_if_missing()
         old = registry.local_consumer(self.station_pk)
         if old is not None and old is not self:
             await old.supersede()
@@ -169,6 +171,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
             asyncio.create_task(self._run_calls()),
         ]
         await self.accept(subprotocol=subprotocol)
+        # After the 101: joining the group (for wake-ups and take-overs from other processes) is not on the
+        # handshake's clock; until it has joined, the sweep and the heartbeat's reconciliation cover both.
+        await self.join_group_if_missing()
 
     async def _layer(self, operation) -> bool:
         """A channel-layer operation that may fail (Redis down): bounded, logged, never fatal. The database

@@ -19,8 +19,16 @@ PROCESS_ID = uuid.uuid4().hex
 
 
 @transaction.atomic
-def station_connect(*, station_pk: int, connection_id: str, ocpp_version: str) -> None:
+def station_connect(*, station_pk: int, connection_id: str, ocpp_version: str) -> bool:
+    """This connection now holds the station. True if the database had it connected through another server
+    process, whose old socket must be told to close (the row lock orders two connects of one station)."""
     now = timezone.now()
+    before = (
+        Station.objects.select_for_update()
+        .filter(pk=station_pk)
+        .values_list("is_connected", "server_process")
+        .first()
+    )
     Station.objects.filter(pk=station_pk).update(
         is_connected=True,
         connection_id=connection_id,
@@ -38,6 +46,7 @@ def station_connect(*, station_pk: int, connection_id: str, ocpp_version: str) -
         finished_at=now,
         error_description="the station reconnected before answering",
     )
+    return bool(before and before[0] and before[1] != PROCESS_ID)
 
 
 @transaction.atomic
