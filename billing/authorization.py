@@ -24,6 +24,7 @@ Blocked/expired come before free charging: a card the platform blocked (lost, st
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
@@ -101,7 +102,7 @@ def authorize(*, station, id_tag: str, now: datetime | None = None) -> Decision:
     # a transaction message carrying it must be stored (§4.8, §4.10).
     tag = normalize_id_tag(id_tag, strict=False)
     card = ChargeCard.objects.filter(id_tag=tag).select_related("account").first()
-    common = dict(id_tag=tag, card=card)
+    common: dict[str, Any] = dict(id_tag=tag, card=card)
 
     if station.is_disabled:
         return Decision(INVALID, "station_disabled", **common)
@@ -110,7 +111,7 @@ def authorize(*, station, id_tag: str, now: datetime | None = None) -> Decision:
             return Decision(BLOCKED, "card_blocked", **common)
         if card.is_expired_at(now):
             return Decision(EXPIRED, "card_expired", expiry_date=card.expires_at, **common)
-    accepted = dict(
+    accepted: dict[str, Any] = dict(
         expiry_date=card.expires_at if card else None,
         parent_id_tag=parent_id_tag_for(card),
         **common,

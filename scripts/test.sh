@@ -10,13 +10,25 @@ export PYTHONUNBUFFERED=1
 # teardown); server processes started by tests get persistent connections, as in production (tests/conftest.py).
 export DB_CONN_MAX_AGE=0
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy  # the files listed in pyproject.toml's [tool.mypy]
 .venv/bin/python manage.py makemigrations --check --dry-run >/dev/null
+# Django's deployment checklist with production-like settings (eflux/settings.py: a secret key switches
+# DEBUG off and turns on HTTPS redirects, secure cookies and HSTS); any warning fails.
+env -u DATABASE_URL -u REDIS_URL DJANGO_DEBUG=0 DJANGO_ALLOWED_HOSTS=csms.example.com \
+  DJANGO_SECRET_KEY="$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
+  .venv/bin/python manage.py check --deploy --fail-level WARNING
 
 REPORTS=test-artifacts/junit
 rm -rf "$REPORTS" && mkdir -p "$REPORTS"
 
-echo "== embedded suite (SQLite, in-memory channel layer, in-process jobs)"
-env -u DATABASE_URL -u REDIS_URL .venv/bin/pytest -m "not services" --junitxml="$REPORTS/embedded.xml" "$@"
+echo "== embedded suite (SQLite, in-memory channel layer, in-process jobs), measuring coverage"
+# Coverage ([tool.coverage] in pyproject.toml) includes the daphne and simulator processes the tests start;
+# the report is printed at the end.
+export COVERAGE_FILE=$PWD/test-artifacts/coverage/.coverage
+rm -rf "$(dirname "$COVERAGE_FILE")" && mkdir -p "$(dirname "$COVERAGE_FILE")"
+env -u DATABASE_URL -u REDIS_URL .venv/bin/pytest -m "not services" --junitxml="$REPORTS/embedded.xml" \
+  --cov --cov-report= "$@"
 
 echo "== on PostgreSQL + Redis, then the services suites (several processes, Celery workers)"
 PG_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/eflux}
@@ -31,6 +43,9 @@ else
   echo "PostgreSQL or Redis not reachable: services suite skipped (CI=true makes this a failure)"
   .venv/bin/pytest -m services "$@"
 fi
+
+echo "== coverage of the embedded suite (fully covered files not listed)"
+.venv/bin/coverage report
 
 # One closing line for all stages together.
 .venv/bin/python - "$REPORTS" <<'PY'

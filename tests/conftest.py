@@ -2,12 +2,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.db import connection
+
+from tests.waiting import wait_for
 
 pytest_plugins = ["tests.personas", "tests.browser"]
 
@@ -90,17 +91,27 @@ def start_daphne(tmp_path: Path, name: str = "daphne", **env_extra) -> ServerPro
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def listening() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"daphne exited early:\n{log.read_text(errors='replace')}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return ServerProcess(port, proc, log)
+                return True
         except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"daphne did not listen on {port}:\n{log.read_text(errors='replace')}")
+            return False
+
+    try:
+        wait_for(
+            listening,
+            timeout=60,
+            interval=0.1,
+            message=lambda: f"daphne listening on {port}:\n{log.read_text(errors='replace')}",
+        )
+    except AssertionError:
+        proc.kill()
+        raise
+    return ServerProcess(port, proc, log)
 
 
 @pytest.fixture

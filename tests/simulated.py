@@ -10,7 +10,7 @@ In-process, on a background thread with its own event loop (inspect and drive it
             transaction_id = sim.swipe("CARD-1")    # a local session (Authorize, StartTransaction, Charging)
             sim.station.add_energy(1, 1500)          # plain attribute access is fine for reads and small pokes
             sim.call(sim.station.stop_transaction, connector_id=1)   # any coroutine method of the station
-            sim.wait_until(lambda: sim.station.connectors[1].status == "Available")
+            wait_for(sim.alive(lambda: sim.station.connectors[1].status == "Available"), message=sim.describe)
 
 As a separate process (``manage.py simulate_station``, exactly what a person runs)::
 
@@ -19,8 +19,8 @@ As a separate process (``manage.py simulate_station``, exactly what a person run
         ...
 
 `server` is the ``daphne_server`` fixture's object (anything with ``ws_url``) or a ``ws://.../ocpp/`` URL. Keyword
-arguments go to ``stations.simulator.SimulatedStation``. Timeouts here only bound how long a test waits for
-something to happen; they never assert on speed.
+arguments go to ``stations.simulator.SimulatedStation``. Waiting is tests/waiting.py's ``wait_for``; its timeouts
+only bound how long a test waits for something to happen, they never assert on speed.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from stations.simulator import SimulatedStation
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,18 +44,6 @@ def ocpp_url(server) -> str:
     if isinstance(server, str):
         return server
     return server.ws_url.rstrip("/") + "/ocpp/"
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: float = 0.1):
-    """Poll `predicate` (e.g. a database query) until it returns something truthy, and return that."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"condition not reached in {timeout} s")
-        time.sleep(interval)
 
 
 class StationThread:
@@ -92,21 +80,28 @@ class StationThread:
         future = asyncio.run_coroutine_threadsafe(coroutine_function(*args, **kwargs), self.loop)
         return future.result(timeout)
 
-    def wait_until(self, predicate: Callable[[], bool], timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
+    def describe(self) -> str:
+        """For a wait's failure message: what the simulator last saw go wrong."""
+        crashed = f", crashed: {self.error!r}" if self.error is not None else ""
+        return f"{self.station.ocpp_id} (last error: {self.station.last_error}{crashed})"
+
+    def alive(self, predicate: Callable[[], object]) -> Callable[[], object]:
+        """`predicate`, but a crashed simulator ends the wait at once instead of at its timeout."""
+
+        def check():
             if self.error is not None:
                 raise RuntimeError(f"simulator crashed: {self.error!r}") from self.error
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"{self.station.ocpp_id}: condition not reached in {timeout} s "
-                    f"(last error: {self.station.last_error})"
-                )
-            time.sleep(0.05)
+            return predicate()
+
+        return check
 
     def wait_booted(self, count: int = 1, timeout: float = 30) -> None:
         """Wait until `count` BootNotifications were accepted and the connector statuses went out."""
-        self.wait_until(lambda: self.station.boot_count >= count and self.station.connected, timeout)
+        wait_for(
+            self.alive(lambda: self.station.boot_count >= count and self.station.connected),
+            timeout=timeout,
+            message=lambda: f"{count} accepted boot(s) of {self.describe()}",
+        )
 
     def swipe(self, id_tag: str, connector_id: int | None = None) -> int | None:
         return self.call(self.station.swipe, id_tag, connector_id)
@@ -146,13 +141,15 @@ class SimulatorProcess:
 
     def wait_for_output(self, text: str, timeout: float = 30, count: int = 1) -> None:
         """Wait until `text` has appeared `count` times in the simulator's log."""
-        deadline = time.monotonic() + timeout
-        while self.output().count(text) < count:
+
+        def seen():
+            if self.output().count(text) >= count:
+                return True
             if self.proc.poll() is not None:
                 raise RuntimeError(f"simulate_station exited ({self.proc.returncode}):\n{self.output()}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{text!r} not seen in {timeout} s:\n{self.output()}")
-            time.sleep(0.1)
+            return False
+
+        wait_for(seen, timeout=timeout, message=lambda: f"{text!r} in the log:\n{self.output()}")
 
     def stop(self, timeout: float = 15) -> None:
         if self.proc.poll() is None:

@@ -80,12 +80,16 @@ def test_each_caller_gets_its_own_result():
 
 
 def test_it_works_again_on_a_new_event_loop():
+    writes = []
+
     async def write(items):
-        pass
+        writes.append(list(items))
 
     gc = GroupCommit(write)
     run(gc.submit(1))
-    run(gc.submit(2))  # a second loop (e.g. another test) must not wait on the first loop's state
+    # A second loop (e.g. another test) must not wait on the first loop's state: bounded, it would hang.
+    run(asyncio.wait_for(gc.submit(2), 10))
+    assert writes == [[1], [2]]
 
 
 @pytest.mark.parametrize("size", [1, 5])

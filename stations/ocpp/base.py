@@ -10,6 +10,7 @@ import asyncio
 import inspect
 import json
 import logging
+from typing import Any, Protocol
 
 from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
 from ocpp.exceptions import OCPPError
@@ -21,6 +22,14 @@ from . import framing, journal, masking
 from . import validation as v
 
 logger = logging.getLogger(__name__)
+
+
+class Connection(Protocol):
+    """What the library's ChargePoint reads frames from and writes them to (stations.consumers._Connection)."""
+
+    async def recv(self) -> str | None: ...
+
+    async def send(self, text: str) -> None: ...
 
 
 class CsmsChargePointMixin:
@@ -35,8 +44,14 @@ class CsmsChargePointMixin:
     #: all actions this version knows (either direction), for NotImplemented vs NotSupported
     KNOWN_ACTIONS: frozenset[str] = frozenset()
 
-    def __init__(self, *, ocpp_id: str, connection, station_pk: int, connection_id: str):
-        super().__init__(ocpp_id, connection)
+    # Set by the library's ChargePoint.__init__.
+    id: str
+    _connection: Connection
+    route_map: dict[str, dict[str, Any]]  # action → {"_on_action": handler, "_after_action": hook, ...}
+
+    def __init__(self, *, ocpp_id: str, connection: Connection, station_pk: int, connection_id: str):
+        # The library's ChargePoint follows this mixin in every concrete class's MRO; mypy sees object here.
+        super().__init__(ocpp_id, connection)  # type: ignore[call-arg]
         self.station_pk = station_pk
         self.connection_id = connection_id
         self._waiting: dict[str, tuple[str, asyncio.Future]] = {}  # message id → (action, future)

@@ -7,7 +7,24 @@ in-process job) running async_to_sync on a different loop, and the InMemoryChann
 mode is not safe across loops. The call queue's sweeper
 (stations/calls.py) covers every wake-up a message can miss."""
 
-_local: dict[int, object] = {}  # station pk → OcppConsumer holding its live socket here
+import asyncio
+from typing import Protocol
+
+
+class LocalConsumer(Protocol):
+    """What the registry and the call queue use of stations.consumers.OcppConsumer (not imported: see above)."""
+
+    loop: asyncio.AbstractEventLoop
+    connection_id: str
+
+    def wake(self) -> None: ...
+
+    async def supersede(self) -> None: ...
+
+    async def join_group_if_missing(self) -> None: ...
+
+
+_local: dict[int, LocalConsumer] = {}  # station pk → OcppConsumer holding its live socket here
 
 
 def station_group(station_pk: int) -> str:
@@ -15,16 +32,16 @@ def station_group(station_pk: int) -> str:
     return f"ocpp.station.{station_pk}"
 
 
-def register(station_pk: int, consumer) -> None:
+def register(station_pk: int, consumer: LocalConsumer) -> None:
     _local[station_pk] = consumer
 
 
-def unregister(station_pk: int, consumer) -> None:
+def unregister(station_pk: int, consumer: LocalConsumer) -> None:
     if _local.get(station_pk) is consumer:
         del _local[station_pk]
 
 
-def local_consumer(station_pk: int):
+def local_consumer(station_pk: int) -> LocalConsumer | None:
     return _local.get(station_pk)
 
 
@@ -44,5 +61,5 @@ def held() -> dict[int, str]:
     return {pk: consumer.connection_id for pk, consumer in list(_local.items())}
 
 
-def consumers() -> list:
+def consumers() -> list[LocalConsumer]:
     return list(_local.values())

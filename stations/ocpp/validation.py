@@ -32,8 +32,9 @@ NOT_IMPLEMENTED = "not_implemented"
 NOT_SUPPORTED = "not_supported"
 INTERNAL = "internal"
 
-# JSON-schema keyword that failed → error kind.
-_RULE_KIND = {
+# JSON-schema keyword that failed → error kind. Keyed by object: either library may name no keyword (None,
+# jsonschema's Unset), which falls back to FORMATION.
+_RULE_KIND: dict[object, str] = {
     "type": TYPE,
     "maxLength": TYPE,
     "minLength": TYPE,

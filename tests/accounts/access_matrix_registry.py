@@ -3,15 +3,21 @@
 ONE ENTRY PER URL NAME ("namespace:name" when namespaced). A URL pattern without an entry fails the matrix
 with a message pointing here: when you add a view, add its entry in the same change.
 
+The matrix asserts the one status code the rule in accounts/access.py gives: an object the user may not see
+(foreign, or hidden from the role) is 404, so its existence does not leak; an object the user sees, or a
+page without an object, with an action the role may not do is 403.
+
 An entry says
 - kwargs(w): the URL kwargs built from a World `w` (the objects of one account, see below); None when the
   pattern has no parameters;
-- get: the roles that may GET the page for their own objects (200); every other role is refused
-  (403, or 404 when the object is hidden from it), and every role but the operator gets 404 for a foreign
-  object;
+- visible: for a pattern with kwargs, the roles that see the object of their own world; every other role
+  gets 404 for it, as for a foreign object;
+- get: the roles that may GET the page for their own objects (get_status; htmx_status for the htmx
+  partial when it differs); a role that sees the object but is not in `get` gets 403, and every role but
+  the operator gets foreign_status (404) for a foreign object; a POST-only view (get empty) answers 405;
 - post: the roles whose POST works (post_status), or None when the view takes no POST worth checking;
-  post_data(w) is the body (files in post_files(w)); refused roles get 403/404 and nothing is written
-  (no OcppCall is queued, no AuditEvent is recorded);
+  post_data(w) is the body (files in post_files(w)); refused roles get 403 or 404 by the same rule and
+  nothing is written (no OcppCall is queued, no AuditEvent is recorded);
 - query: a query string for the GET (e.g. an htmx lookup); htmx=True also checks the htmx partial.
 
 Roles: "operator", "account_admin", "billing_admin", "fst" (Field Service Technician of the account that
@@ -42,24 +48,32 @@ STATION_READERS = FULL | {FST}
 STATION_MANAGERS = MANAGERS | {FST}
 EVERYONE = frozenset(ROLES)
 
+# Who sees an object of their own world (accounts/access.py), for `visible`.
+ACCOUNT_MEMBERS = CARD_READERS  # an account, its memberships: every member (the technician is not one)
+CARD_SEERS = CARD_READERS  # a card, a session: the account's full roles and the card's holder
+COMMERCIAL = FULL  # access groups, locations, a station's prices and sessions
+TECHNICAL = STATION_READERS  # a station's technical pages: technicians of its service account too
+
 
 @dataclass(frozen=True)
 class Entry:
     kwargs: Callable | None = None
+    visible: frozenset | None = None
     get: frozenset = NOBODY
     post: frozenset | None = None
     post_data: Callable | None = None
     post_files: Callable | None = None
-    post_status: tuple = (302,)
-    get_status: tuple = (200,)
+    post_status: int = 302
+    get_status: int = 200
+    htmx_status: int | None = None
     query: str = ""
     htmx: bool = False
     # An allowed POST must leave a trace (an AuditEvent or a queued OcppCall). False for commands to an
     # offline station that are refused by the station's state, not by access.
     post_records: bool = True
     # What a non-operator gets for another account's object. 404 everywhere, except pages that refuse the
-    # role before looking at the object (operator-only pages answer 403 whatever the object).
-    foreign_status: tuple = (404,)
+    # role before looking at the object (operator-only pages answer 403 whatever the object, existing or not).
+    foreign_status: int = 404
     # Pages anyone may open without logging in (none so far besides the excluded login/reset pages).
     public: bool = False
 
@@ -87,17 +101,20 @@ REGISTRY: dict[str, Entry] = {
     # account is the service company, not the station's account: the station's account is hidden from it.
     "account_detail": Entry(
         kwargs=pk("account"),
+        visible=ACCOUNT_MEMBERS,
         get=CARD_READERS,
         post=FULL,
         post_data=lambda w: {"name": w.account.name + " (renamed)", "kind": "company", "vat_rate": "20.00"},
     ),
     "account_member_add": Entry(
         kwargs=pk("account"),
+        visible=ACCOUNT_MEMBERS,
         post=MANAGERS,
         post_data=lambda w: {"user": w.outsider.username, "role": "driver"},
     ),
     "membership_edit": Entry(
         kwargs=pk("membership"),
+        visible=ACCOUNT_MEMBERS,
         post=MANAGERS,
         post_data=lambda w: {"role": "billing_admin"},
     ),
@@ -133,6 +150,7 @@ REGISTRY: dict[str, Entry] = {
     # A driver opens their own card read-only.
     "card_edit": Entry(
         kwargs=pk("card"),
+        visible=CARD_SEERS,
         get=CARD_READERS,
         post=MANAGERS,
         post_data=lambda w: {
@@ -143,7 +161,9 @@ REGISTRY: dict[str, Entry] = {
             "status": "active",
         },
     ),
-    "card_status": Entry(kwargs=pk("card"), post=MANAGERS, post_data=lambda w: {"status": "blocked"}),
+    "card_status": Entry(
+        kwargs=pk("card"), visible=CARD_SEERS, post=MANAGERS, post_data=lambda w: {"status": "blocked"}
+    ),
     "access_group_list": Entry(get=FULL),
     "access_group_create": Entry(
         get=MANAGERS,
@@ -157,6 +177,7 @@ REGISTRY: dict[str, Entry] = {
     ),
     "access_group_edit": Entry(
         kwargs=pk("access_group"),
+        visible=COMMERCIAL,
         get=FULL,
         post=MANAGERS,
         post_data=lambda w: {
@@ -168,8 +189,10 @@ REGISTRY: dict[str, Entry] = {
             "stations": [w.station.pk],
         },
     ),
-    "access_group_delete": Entry(kwargs=pk("access_group"), post=MANAGERS),
-    "access_group_import": Entry(kwargs=pk("access_group"), post=MANAGERS, post_files=_card_csv),
+    "access_group_delete": Entry(kwargs=pk("access_group"), visible=COMMERCIAL, post=MANAGERS),
+    "access_group_import": Entry(
+        kwargs=pk("access_group"), visible=COMMERCIAL, post=MANAGERS, post_files=_card_csv
+    ),
     "location_list": Entry(get=FULL),
     "location_create": Entry(
         get=MANAGERS,
@@ -182,43 +205,51 @@ REGISTRY: dict[str, Entry] = {
     ),
     "location_edit": Entry(
         kwargs=pk("location"),
+        visible=COMMERCIAL,
         get=FULL,
         post=MANAGERS,
         post_data=lambda w: {"account": w.account.pk, "name": "Renamed", "timezone": "UTC"},
     ),
     "audit_list": Entry(get=MANAGERS),
     # --- stations (portal, H5) ------------------------------------------------------------------------
-    "stations:home": Entry(get=EVERYONE, get_status=(302,)),
+    "stations:home": Entry(get=EVERYONE, get_status=302),
     # Drivers get an empty list (they see no stations); the list itself is scoped, checked elsewhere.
     "stations:list": Entry(get=EVERYONE, htmx=True),
-    "stations:detail": Entry(kwargs=pk("station"), get=STATION_READERS),
-    "stations:configuration": Entry(kwargs=pk("station"), get=STATION_READERS, htmx=True),
-    "stations:auto_configuration": Entry(kwargs=pk("station"), post=STATION_MANAGERS),
+    "stations:detail": Entry(kwargs=pk("station"), visible=TECHNICAL, get=STATION_READERS),
+    "stations:configuration": Entry(kwargs=pk("station"), visible=TECHNICAL, get=STATION_READERS, htmx=True),
+    "stations:auto_configuration": Entry(kwargs=pk("station"), visible=TECHNICAL, post=STATION_MANAGERS),
     "stations:reset": Entry(
-        kwargs=pk("station"), post=STATION_MANAGERS, post_data=lambda w: {"kind": "Soft"}
+        kwargs=pk("station"), visible=TECHNICAL, post=STATION_MANAGERS, post_data=lambda w: {"kind": "Soft"}
     ),
-    "stations:connectors": Entry(kwargs=pk("station"), get=STATION_READERS),
+    "stations:connectors": Entry(kwargs=pk("station"), visible=TECHNICAL, get=STATION_READERS),
     # Settings carry prices: technicians never see them (404, as if the page did not exist for them).
-    "stations:settings": Entry(kwargs=pk("station"), get=FULL),
-    "stations:commands": Entry(kwargs=pk("station"), get=STATION_READERS, htmx=True),
+    "stations:settings": Entry(kwargs=pk("station"), visible=COMMERCIAL, get=FULL),
+    "stations:commands": Entry(kwargs=pk("station"), visible=TECHNICAL, get=STATION_READERS, htmx=True),
     "stations:evse_ids": Entry(get=OPERATORS),
     "stations:evse_id_export": Entry(get=OPERATORS),
     # EVSE IDs are the platform's pool: operators only, for any account's IDs.
     "stations:evse_id_detail": Entry(
-        kwargs=lambda w: {"evse_id": w.evse_id.evse_id}, get=OPERATORS, foreign_status=(403, 404)
+        kwargs=lambda w: {"evse_id": w.evse_id.evse_id},
+        # The page refuses the role before looking the ID up: 403 for any ID, existing or not, own or foreign.
+        visible=EVERYONE,
+        get=OPERATORS,
+        foreign_status=403,
     ),
     # --- charging sessions (H4) -----------------------------------------------------------------------
     # Lists are scoped (drivers: own cards; technicians: none), checked in tests/billing.
     "billing:session_list": Entry(get=EVERYONE, htmx=True),
     "billing:session_export": Entry(get=EVERYONE),
-    "billing:session_detail": Entry(kwargs=pk("session"), get=CARD_READERS),
+    "billing:session_detail": Entry(kwargs=pk("session"), visible=CARD_SEERS, get=CARD_READERS),
     # Remote start/stop involve cards and money: operators and the station account's admins.
-    "billing:remote_panel": Entry(kwargs=pk("station"), get=MANAGERS, get_status=(200, 302), htmx=True),
+    "billing:remote_panel": Entry(
+        kwargs=pk("station"), visible=COMMERCIAL, get=MANAGERS, get_status=302, htmx_status=200, htmx=True
+    ),
     "billing:remote_start": Entry(
         kwargs=pk("station"),
+        visible=COMMERCIAL,
         post=MANAGERS,
         post_data=lambda w: {"id_tag": w.card.id_tag, "connector_id": 1},
         post_records=False,
     ),
-    "billing:remote_stop": Entry(kwargs=pk("session"), post=MANAGERS, post_records=False),
+    "billing:remote_stop": Entry(kwargs=pk("session"), visible=CARD_SEERS, post=MANAGERS, post_records=False),
 }

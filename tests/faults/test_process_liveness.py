@@ -15,7 +15,7 @@ from websockets.sync.client import connect
 from stations import calls
 from stations.models import OcppCall, ServerProcess, Station
 from tests.conftest import start_daphne
-from tests.stations.ocpp_helpers import wait_until
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -53,11 +53,11 @@ def test_the_stations_of_a_killed_process_go_offline_and_the_others_stay(tmp_pat
         call = calls.call_send(
             station=Station.objects.get(ocpp_id="CP-KA-0"), action="ClearCache", payload={}
         )
-        wait_until(lambda: OcppCall.objects.filter(pk=call.pk, status="sent").exists())
+        wait_for(lambda: OcppCall.objects.filter(pk=call.pk, status="sent").exists())
         os.kill(a.proc.pid, signal.SIGKILL)
         a.proc.wait(10)
         # B's heartbeat notices A stopped proving it is alive (6 s) and marks A's stations offline.
-        wait_until(lambda: _online("CP-KA-") == 0, timeout=60)
+        wait_for(lambda: _online("CP-KA-") == 0, timeout=60)
         call.refresh_from_db()
         assert call.status == OcppCall.Status.OFFLINE and "server process" in call.error_description
         assert _online("CP-KB-") == 5

@@ -18,8 +18,8 @@ from websockets.sync.client import connect
 from stations import calls
 from stations.models import OcppCall, Station
 from tests.conftest import start_daphne
-from tests.stations.ocpp_helpers import wait_until
 from tests.tcp_proxy import TcpProxy
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -60,7 +60,7 @@ class Station_:
     def heartbeat(self, message_id):
         try:
             self.ws.send(json.dumps([2, message_id, "Heartbeat", {}]))
-            wait_until(lambda: message_id in self.results, timeout=20)
+            wait_for(lambda: message_id in self.results, timeout=20)
             self.answered += 1
         except (ConnectionClosed, AssertionError):
             self.unanswered += 1
@@ -95,7 +95,7 @@ def test_stations_stay_connected_and_answered_while_redis_is_down(tmp_path):
         others = [Station_(a, f"CP-RNEW-{i}") for i in range(3)]
         moved = Station_(a, "CP-RB-0")
         others.append(moved)
-        wait_until(lambda: on_b[0].closed, timeout=30)  # B closed its superseded socket through the database
+        wait_for(lambda: on_b[0].closed, timeout=30)  # B closed its superseded socket through the database
         # A call from another process (this one) still reaches a station through the database queue's sweep.
         call = calls.call_and_wait(
             station=Station.objects.get(ocpp_id="CP-RA-3"), action="ClearCache", payload={}

@@ -12,7 +12,8 @@ from django.db import close_old_connections
 from stations.models import ConfigurationJob, MessageLog, OcppCall, Station, StationConfigurationKey
 from stations.services import commands, configuration
 from tests.conftest import start_daphne
-from tests.simulated import running_station, wait_for
+from tests.simulated import running_station
+from tests.waiting import wait_for
 
 Key = StationConfigurationKey
 REJECTED = "ClockAlignedDataInterval"  # the simulator's default (0) differs from the profile's (900)
@@ -202,7 +203,10 @@ def test_connection_lost_mid_job_waits_then_resumes_without_resending_done_keys(
             )
         )
         # The station reconnects by itself (no reboot, so no BootNotification); the operator clicks again.
-        sim.wait_until(lambda: sim.station.connected and sim.station.connection_count >= 2)
+        wait_for(
+            sim.alive(lambda: sim.station.connected and sim.station.connection_count >= 2),
+            message=sim.describe,
+        )
         wait_for(lambda: Station.objects.filter(pk=station.pk, is_connected=True).exists())
         again = configuration.configuration_job_start(
             station=station, kind=ConfigurationJob.Kind.AUTO, acting_user=operator

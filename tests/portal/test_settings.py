@@ -9,7 +9,8 @@ from django.urls import reverse
 from accounts.models import AccessGroup
 from stations.models import OcppCall, Station
 from tests.conftest import start_daphne
-from tests.simulated import running_station, wait_for
+from tests.simulated import running_station
+from tests.waiting import wait_for
 
 
 def form_data(station, **overrides):
@@ -165,19 +166,22 @@ def server(transactional_db, tmp_path):
 
 
 def test_disable_sends_inoperative_and_enable_sends_operative(server, client_for, operator):
+    inoperative = ("ChangeAvailability", {"connector_id": 0, "type": "Inoperative"})
+    operative = ("ChangeAvailability", {"connector_id": 0, "type": "Operative"})
     with running_station(server, "AVAIL-1") as sim:
         sim.wait_booted()
         station = Station.objects.get(ocpp_id="AVAIL-1")
         client = client_for(operator)
-        client.post(settings_url(station), form_data(station, is_disabled="on"))
-        sim.wait_until(
-            lambda: ("ChangeAvailability", {"connector_id": 0, "type": "Inoperative"}) in _received(sim)
-        )
+        disable = client.post(settings_url(station), form_data(station, is_disabled="on"))
+        assert disable.status_code == 302
+        wait_for(sim.alive(lambda: inoperative in _received(sim)), message=sim.describe)
         wait_for(lambda: station.audit_events.filter(result__response={"status": "Accepted"}).exists())
-        client.post(settings_url(station), form_data(station))
-        sim.wait_until(
-            lambda: ("ChangeAvailability", {"connector_id": 0, "type": "Operative"}) in _received(sim)
-        )
+        assert Station.objects.get(pk=station.pk).is_disabled
+        enable = client.post(settings_url(station), form_data(station))
+        assert enable.status_code == 302
+        wait_for(sim.alive(lambda: operative in _received(sim)), message=sim.describe)
+        assert not Station.objects.get(pk=station.pk).is_disabled
+        assert _received(sim) == [inoperative, operative]
 
 
 def _received(sim):

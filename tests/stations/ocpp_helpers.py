@@ -4,10 +4,11 @@ import asyncio
 import base64
 import json
 import threading
-import time
 from pathlib import Path
 
 import websockets
+
+from tests.waiting import wait_for
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ocpp"
 
@@ -40,17 +41,6 @@ async def exchange(ws, frame, timeout: float = 20):
 async def heartbeat_ok(ws, message_id: str = "hb-after") -> bool:
     answer = await exchange(ws, [2, message_id, "Heartbeat", {}])
     return answer[0] == 3 and answer[1] == message_id and "currentTime" in answer[2]
-
-
-def wait_until(predicate, timeout: float = 20, interval: float = 0.05):
-    """Bounds how long a test waits for something to happen; never an assertion on speed."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 BOOT = {
@@ -94,6 +84,9 @@ class ScriptedStation:
         self.errors = errors or {}
         self.headers = headers
         self.received: list = []  # CALL frames from the CSMS, in arrival order
+        # ("received" | "answered", action) in the order they happened: shows whether a CALL arrived while
+        # an earlier one was still unanswered (OCPP-J 1.6 §4.1.1).
+        self.events: list[tuple[str, str]] = []
         self.held: dict[str, list] = {}
         self.connected = threading.Event()
         self.closed = threading.Event()
@@ -123,6 +116,7 @@ class ScriptedStation:
                 if frame[0] == 2:
                     self.received.append(frame)
                     action = frame[2]
+                    self.events.append(("received", action))
                     if action in self.never_answer:
                         continue
                     if action in self.hold:
@@ -140,6 +134,8 @@ class ScriptedStation:
 
     async def _answer(self, frame):
         action = frame[2]
+        # Recorded before it leaves: whatever the CSMS sends because of this answer comes after it.
+        self.events.append(("answered", action))
         if action in self.errors:
             code, description = self.errors[action]
             await self.ws.send(json.dumps([4, frame[1], code, description, {}]))
@@ -161,5 +157,9 @@ class ScriptedStation:
         return asyncio.run_coroutine_threadsafe(go(), self.loop).result(30)
 
     def wait_received(self, count: int, timeout: float = 30) -> list:
-        wait_until(lambda: len(self.received) >= count, timeout)
+        wait_for(
+            lambda: len(self.received) >= count,
+            timeout=timeout,
+            message=lambda: f"{count} CALL(s) at {self.ocpp_id}, got {[f[2] for f in self.received]}",
+        )
         return self.received

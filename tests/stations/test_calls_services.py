@@ -12,11 +12,13 @@ import pytest
 from stations.models import MessageLog, OcppCall, Station
 from stations.tasks import call_station
 from tests.conftest import ROOT, server_env, start_daphne
-from tests.stations.ocpp_helpers import ScriptedStation, connect, heartbeat_ok, wait_until
+from tests.stations.ocpp_helpers import ScriptedStation, connect, heartbeat_ok
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 NO_SWEEP = {"OCPP_CALL_SWEEP_SECONDS": 3600}
+IDLE_LONGER_THAN_REDIS_SOCKET_TIMEOUT = 7  # seconds; redis-py 8's default socket_timeout is 5
 
 
 @pytest.fixture
@@ -72,7 +74,11 @@ def ocpp_call(*args) -> subprocess.CompletedProcess:
 
 
 def final(call_id: int) -> OcppCall:
-    return wait_until(lambda: (c := OcppCall.objects.get(pk=call_id)).is_final and c, timeout=60)
+    return wait_for(
+        lambda: (c := OcppCall.objects.get(pk=call_id)).is_final and c,
+        timeout=60,
+        message=f"call {call_id} final",
+    )
 
 
 def test_calls_from_another_process_and_a_celery_task_reach_the_station(two_daphnes, celery_worker):
@@ -81,8 +87,9 @@ def test_calls_from_another_process_and_a_celery_task_reach_the_station(two_daph
         done = ocpp_call("CP-SVC-A", "ChangeAvailability", '{"connectorId": 1, "type": "Inoperative"}')
         assert done.returncode == 0, done.stderr
         call_station.delay(Station.objects.get(ocpp_id="CP-SVC-A").pk, "GetConfiguration", {})
-        by_task = wait_until(
-            lambda: OcppCall.objects.filter(source="task", station__ocpp_id="CP-SVC-A").first()
+        by_task = wait_for(
+            lambda: OcppCall.objects.filter(source="task", station__ocpp_id="CP-SVC-A").first(),
+            message="the Celery task's call queued",
         )
         by_task = final(by_task.pk)
         done_b = ocpp_call("CP-SVC-B", "ClearCache")
@@ -110,10 +117,11 @@ def test_a_second_call_waits_its_turn_and_a_silent_station_times_out(two_daphnes
         try:
             cp.wait_received(1)
             call_station.delay(pk, "Reset", {"type": "Hard"})
-            second = wait_until(lambda: OcppCall.objects.filter(source="task", station_id=pk).first())
-            time.sleep(1.5)  # give a wrongly-eager dispatcher the chance to send it early
-            assert OcppCall.objects.get(pk=second.pk).status == OcppCall.Status.PENDING
-            assert [f[2] for f in cp.received] == ["GetConfiguration"]
+            second = wait_for(
+                lambda: OcppCall.objects.filter(source="task", station_id=pk).first(),
+                message="the Celery task's call queued",
+            )
+            assert OcppCall.objects.get(pk=second.pk).status == OcppCall.Status.PENDING  # behind the first
             cp.release(cp.received[0][1])
             assert cli.wait(60) == 0
         finally:
@@ -128,6 +136,17 @@ def test_a_second_call_waits_its_turn_and_a_silent_station_times_out(two_daphnes
         assert silent.returncode != 0 and "timed out" in silent.stderr.lower()
         after = ocpp_call("CP-SVC-Q", "ClearCache")
         assert after.returncode == 0, after.stderr
+    # Each CALL reached the station only once the one before it was answered or had timed out (never two
+    # outstanding, OCPP-J 1.6 §4.1.1): the Reset queued by the task waited for the GetConfiguration answer.
+    assert cp.events == [
+        ("received", "GetConfiguration"),
+        ("answered", "GetConfiguration"),
+        ("received", "Reset"),
+        ("answered", "Reset"),
+        ("received", "TriggerMessage"),
+        ("received", "ClearCache"),
+        ("answered", "ClearCache"),
+    ]
     statuses = list(OcppCall.objects.filter(station_id=pk).order_by("id").values_list("action", "status"))
     assert statuses == [
         ("GetConfiguration", "answered"),
@@ -142,7 +161,8 @@ def test_a_connection_held_longer_than_5_seconds_on_the_redis_layer_still_gets_c
     the consumer would then never hear a wake-up or a supersede again."""
     a, _ = two_daphnes
     with ScriptedStation(a, "CP-SVC-LONG") as cp:
-        time.sleep(7)
+        # Idle on purpose, not a wait for something: the connection must outlive redis-py's 5 s timeout.
+        time.sleep(IDLE_LONGER_THAN_REDIS_SOCKET_TIMEOUT)
         done = ocpp_call("CP-SVC-LONG", "ClearCache")
         assert done.returncode == 0, done.stderr
         assert cp.received[-1][2] == "ClearCache"

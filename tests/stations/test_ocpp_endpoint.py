@@ -17,8 +17,8 @@ from tests.stations.ocpp_helpers import (
     exchange,
     fixture_frames,
     heartbeat_ok,
-    wait_until,
 )
+from tests.waiting import await_for, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -138,7 +138,7 @@ def test_presence_follows_connect_and_disconnect(daphne_server):
             assert station.is_connected and station.connection_id
 
     asyncio.run(scenario())
-    wait_until(lambda: not Station.objects.get(ocpp_id="CP-P-1").is_connected)
+    wait_for(lambda: not Station.objects.get(ocpp_id="CP-P-1").is_connected, message="CP-P-1 offline")
     assert Station.objects.get(ocpp_id="CP-P-1").disconnected_at is not None
 
 
@@ -147,8 +147,8 @@ def test_reconnect_keeps_the_station_and_marks_it_online_again(daphne_server):
         for i in range(2):
             async with await connect(daphne_server, "CP-RC-1") as ws:
                 assert await heartbeat_ok(ws, f"hb-{i}")
-            await asyncio.to_thread(
-                wait_until, lambda: not Station.objects.get(ocpp_id="CP-RC-1").is_connected
+            await await_for(
+                lambda: not Station.objects.get(ocpp_id="CP-RC-1").is_connected, message="CP-RC-1 offline"
             )
         async with await connect(daphne_server, "CP-RC-1") as ws:
             assert await heartbeat_ok(ws)
@@ -302,7 +302,7 @@ def test_an_answer_sent_right_before_the_close_is_recorded_not_offline(daphne_se
     # A charger that answers Reset and closes its socket at once (shutdown_delay=0): the answer was received
     # before the close, so the call is answered, not "station offline". Repeated: it was a race (3 in 4).
     from stations.calls import call_and_wait
-    from tests.simulated import running_station, wait_for
+    from tests.simulated import running_station
 
     ocpp_id = f"CLOSE-FAST-{attempt}"
     with running_station(daphne_server, ocpp_id, shutdown_delay=0) as sim:

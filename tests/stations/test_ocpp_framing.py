@@ -65,6 +65,11 @@ def test_decimal_schemas_accept_one_decimal_limits_like_the_library():
         },
     }
     v.validate("1.6", v.CALL, "RemoteStartTransaction", {"idTag": "CARD", "chargingProfile": profile})
+    # A binary-float multipleOf check would refuse 21.4 above; one more decimal really is off the 0.1 grid.
+    profile["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"] = 21.45
+    with pytest.raises(v.PayloadInvalid) as e:
+        v.validate("1.6", v.CALL, "RemoteStartTransaction", {"idTag": "CARD", "chargingProfile": profile})
+    assert e.value.kind == v.TYPE
 
 
 @pytest.mark.parametrize(

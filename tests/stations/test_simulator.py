@@ -9,7 +9,8 @@ from stations.calls import call_and_wait
 from stations.models import Connector, OcppCall, Station
 from stations.services.admission import station_set_password
 from stations.simulator.v16_configuration import Configuration, default_configuration
-from tests.simulated import running_station, simulator_process, wait_for
+from tests.simulated import running_station, simulator_process
+from tests.waiting import wait_for
 
 # --- configuration rules (OCPP 1.6 §5.3, §5.8, §9.1; security whitepaper §7) -------------------------
 
@@ -137,7 +138,10 @@ def test_simulator_boots_and_the_station_appears_needing_configuration(daphne_se
 def test_heartbeats_go_out_at_the_interval_and_are_answered(daphne_server):
     with running_station(daphne_server, "SIM-HB-1", heartbeat_interval=1) as sim:
         sim.wait_booted()
-        sim.wait_until(lambda: sum(1 for s in sim.station.sent if s[0] == "Heartbeat" and s[2]) >= 2)
+        wait_for(
+            sim.alive(lambda: sum(1 for s in sim.station.sent if s[0] == "Heartbeat" and s[2]) >= 2),
+            message=sim.describe,
+        )
         answered = [s for s in sim.station.sent if s[0] == "Heartbeat"]
         assert all(response and "currentTime" in response for _, _, response in answered)
 
@@ -240,7 +244,7 @@ def test_a_wrong_password_is_refused_and_the_right_one_connects(daphne_server):
     station = Station.objects.create(ocpp_id="SIM-AUTH-1")
     station_set_password(station=station, password="right-password-0123456789")
     with running_station(daphne_server, "SIM-AUTH-1", password="wrong-password-000000") as sim:
-        sim.wait_until(lambda: sim.station.last_error is not None)
+        wait_for(sim.alive(lambda: sim.station.last_error is not None), message=sim.describe)
         assert "401" in sim.station.last_error
         assert sim.station.boot_count == 0
     with running_station(daphne_server, "SIM-AUTH-1", password="right-password-0123456789") as sim:
@@ -252,8 +256,14 @@ def test_trigger_message_sends_the_requested_message(daphne_server):
         sim.wait_booted()
         result = call("SIM-TRIG-1", "TriggerMessage", {"requestedMessage": "Heartbeat"})
         assert result.response == {"status": "Accepted"}
-        sim.wait_until(lambda: ("TriggerMessage", {"requestedMessage": "Heartbeat"}) in sim.station.received)
-        sim.wait_until(lambda: any(action == "Heartbeat" for action, _, _ in sim.station.sent))
+        wait_for(
+            sim.alive(lambda: ("TriggerMessage", {"requestedMessage": "Heartbeat"}) in sim.station.received),
+            message=sim.describe,
+        )
+        wait_for(
+            sim.alive(lambda: any(action == "Heartbeat" for action, _, _ in sim.station.sent)),
+            message=sim.describe,
+        )
         refused = call(
             "SIM-TRIG-1", "TriggerMessage", {"requestedMessage": "StatusNotification", "connectorId": 9}
         )
@@ -309,7 +319,7 @@ def test_remote_start_and_stop_run_a_whole_transaction(daphne_server):
         sim.wait_booted()
         started = call("SIM-TX-1", "RemoteStartTransaction", {"idTag": "REMOTE1", "connectorId": 1})
         assert started.response == {"status": "Accepted"}
-        sim.wait_until(lambda: sim.station.connectors[1].status == "Charging")
+        wait_for(sim.alive(lambda: sim.station.connectors[1].status == "Charging"), message=sim.describe)
         transaction_id = sim.station.connectors[1].transaction_id
         # AuthorizeRemoteTxRequests is true by default: the card was authorized first (OCPP 1.6 §5.11).
         assert [request["idTag"] for request, _ in sent(sim, "Authorize")] == ["REMOTE1"]
@@ -325,7 +335,7 @@ def test_remote_start_and_stop_run_a_whole_transaction(daphne_server):
         stopped = call("SIM-TX-1", "RemoteStopTransaction", {"transactionId": transaction_id})
         assert stopped.response == {"status": "Accepted"}
         # sent() lists a call once it is answered: wait for the last one of the sequence.
-        sim.wait_until(lambda: statuses(sim, 1)[-1] == "Available")
+        wait_for(sim.alive(lambda: statuses(sim, 1)[-1] == "Available"), message=sim.describe)
         [(stop, stop_answer)] = sent(sim, "StopTransaction")
         assert stop["meterStop"] == 6234 and stop["reason"] == "Remote"
         assert stop_answer is not None  # the server answered it
@@ -355,7 +365,10 @@ def test_a_swiped_card_starts_a_local_session_with_meter_values(daphne_server):
         sim.wait_booted()
         transaction_id = sim.swipe("LOCAL-CARD")
         assert transaction_id is not None
-        sim.wait_until(lambda: len([r for r, a in sent(sim, "MeterValues") if a is not None]) >= 2)
+        wait_for(
+            sim.alive(lambda: len([r for r, a in sent(sim, "MeterValues") if a is not None]) >= 2),
+            message=sim.describe,
+        )
         meter_values = [request for request, _ in sent(sim, "MeterValues")]
         assert all(m["transactionId"] == transaction_id for m in meter_values)
         measurands = {v["measurand"] for v in meter_values[0]["meterValue"][0]["sampledValue"]}
