@@ -13,6 +13,7 @@ export DB_CONN_MAX_AGE=0
 .venv/bin/ruff format --check .
 .venv/bin/mypy  # the files listed in pyproject.toml's [tool.mypy]
 .venv/bin/python manage.py makemigrations --check --dry-run >/dev/null
+.venv/bin/python scripts/check_imports.py  # no import circles, function-level imports included
 # Django's deployment checklist with production-like settings (eflux/settings.py: a secret key switches
 # DEBUG off and turns on HTTPS redirects, secure cookies and HSTS); any warning fails.
 env -u DATABASE_URL -u REDIS_URL DJANGO_DEBUG=0 DJANGO_ALLOWED_HOSTS=csms.example.com \
