@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -29,6 +28,7 @@ from stations.models import (
     StationConfigurationKey,
 )
 
+from .admission import station_key_accepted, station_password_hash
 from .commands import call_meaning
 
 RUN_TASK = "stations.tasks.configuration_job_run_task"
@@ -231,6 +231,13 @@ def _answer_state(call: OcppCall) -> tuple[str, str]:
     return state, (meaning.text[0].upper() + meaning.text[1:] + ".")[:300]
 
 
+def _run_order(row: StationConfigurationKey) -> tuple:
+    # Security whitepaper A05.FR.02: SecurityProfile 1 needs the AuthorizationKey in place, so it goes after it
+    # whatever the profile's positions say (and raising it is the operator's explicit choice: it is only sent
+    # when the configuration profile lists it).
+    return (row.key.lower() == "securityprofile", row.position, row.pk)
+
+
 def configuration_job_run(*, job_id: int) -> ConfigurationJob | None:
     """Run (or resume) one job: GetConfiguration, then ChangeConfiguration for each pending key that is not
     already at its value. Safe to call twice: only the caller that moves the job to running proceeds."""
@@ -245,7 +252,9 @@ def configuration_job_run(*, job_id: int) -> ConfigurationJob | None:
         if not station.is_connected:
             return _job_wait(job, station)
 
-        rows = list(Key.objects.filter(job=job, state__in=[Key.State.PENDING, Key.State.SENT]))
+        rows = sorted(
+            Key.objects.filter(job=job, state__in=[Key.State.PENDING, Key.State.SENT]), key=_run_order
+        )
         reported: dict[str, dict] = {}
         if any(not r.is_secret for r in rows):
             call = calls.call_and_wait(
@@ -278,9 +287,10 @@ def configuration_job_run(*, job_id: int) -> ConfigurationJob | None:
 
             value = row.desired_value
             if row.is_secret:
-                # Security whitepaper A00.FR.205: 20 random bytes as 40 hex digits. Only its hash is kept.
+                # Security whitepaper A00.FR.205: 20 random bytes as 40 hex digits. Only its hash is kept, with
+                # the station's own hasher (stations/hashers.py: the handshake verifies it).
                 value = secrets.token_hex(20)
-                row.pending_secret_hash = make_password(value)
+                row.pending_secret_hash = station_password_hash(value)
             row.state, row.reason, row.updated_at = Key.State.SENT, "", timezone.now()
             row.save(
                 update_fields=[
@@ -304,6 +314,9 @@ def configuration_job_run(*, job_id: int) -> ConfigurationJob | None:
             # The call service masks the key in the stored call and the journal once sent (whitepaper A01.FR.09).
             call = calls.call_wait(call)
             if call.status == OcppCall.Status.OFFLINE:
+                if row.is_secret and row.pending_secret_hash and call.sent_at is not None:
+                    # Sent, then the connection dropped: the station may have stored it (see below).
+                    station_key_accepted(station_pk=station.pk, secret_hash=row.pending_secret_hash)
                 row.state, row.reason, row.call = Key.State.PENDING, "Waiting for the station.", call
                 row.pending_secret_hash = ""
                 row.save(update_fields=["state", "reason", "call", "pending_secret_hash", "updated_at"])
@@ -315,7 +328,7 @@ def configuration_job_run(*, job_id: int) -> ConfigurationJob | None:
                 )
             row.call, row.updated_at = call, timezone.now()
             if row.is_secret:
-                _authorization_key_answered(station=station, row=row)
+                _authorization_key_answered(station=station, row=row, call=call)
             row.save(update_fields=["state", "reason", "call", "pending_secret_hash", "updated_at"])
 
         return _job_finish(job)
@@ -333,13 +346,22 @@ def configuration_job_run(*, job_id: int) -> ConfigurationJob | None:
         return job
 
 
-def _authorization_key_answered(*, station: Station, row: StationConfigurationKey) -> None:
-    """OCPP-J 1.6 §6.2 / whitepaper A01.FR.03-04: rely on the new key only once the station accepted it;
-    otherwise keep accepting the old credentials. RebootRequired counts as accepted: the station has stored
-    it and will present it after the reset the operator does next."""
-    if row.state in Key.OK and row.pending_secret_hash:
-        Station.objects.filter(pk=station.pk).update(password_hash=row.pending_secret_hash)
-        row.reason = row.reason or "The station authenticates with its new key from its next connection."
+def _authorization_key_answered(*, station: Station, row: StationConfigurationKey, call: OcppCall) -> None:
+    """OCPP-J 1.6 §6.2 / whitepaper A01.FR.03-04: rely on the new key once the station accepted it; otherwise
+    keep accepting the old credentials. RebootRequired counts as accepted: the station has stored it and will
+    present it after the reset the operator does next. A key that reached the station but whose answer was lost
+    (timed out, connection dropped) may have been stored too: it is accepted as well, or a profile-1 station
+    that did store it would be locked out. Until the station first uses the new key its previous credentials
+    keep working (stations.services.admission.credentials_decide)."""
+    answer_lost = call.sent_at is not None and call.status == OcppCall.Status.TIMED_OUT
+    if row.pending_secret_hash and (row.state in Key.OK or answer_lost):
+        station_key_accepted(station_pk=station.pk, secret_hash=row.pending_secret_hash)
+        if row.state in Key.OK:
+            row.reason = row.reason or (
+                "The station may use it from its next connection; until it does, it connects as before."
+            )
+        else:
+            row.reason = (row.reason + " The station may have stored it, so it is accepted too.")[:300]
     row.pending_secret_hash = ""
 
 
