@@ -387,9 +387,26 @@ class ConfigurationJob(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Worker death (a SIGKILLed Celery worker, a restarted server) must not strand a job. The run that holds
+    # it (runner, a token per run) proves it is alive (heartbeat_at) while it works and while it waits for
+    # the station; a job whose holder stopped proving it is resumed by the reaper, and the old holder, should
+    # it still be alive, notices that the token changed and stops.
+    runner = models.CharField(max_length=32, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When it was last handed to the job queue: a job the queue lost (broker down) is handed again.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    interruptions = models.PositiveSmallIntegerField(default=0)  # runs lost to a dead worker so far
 
     class Meta:
         ordering = ["-id"]
+        indexes = [
+            # The reaper's periodic scan of active jobs (configuration_jobs_reap).
+            models.Index(
+                fields=["status", "heartbeat_at"],
+                condition=models.Q(status__in=["pending", "running", "waiting"]),
+                name="configjob_active_idx",
+            ),
+        ]
         constraints = [
             # The duplicate-click guard: a second job for a station with an active one fails to insert.
             models.UniqueConstraint(
@@ -436,8 +453,8 @@ class StationConfigurationKey(models.Model):
         ConfigurationJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="keys"
     )
     call = models.ForeignKey(OcppCall, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    # Hash of the AuthorizationKey in flight; becomes Station.pending_password_hash once the station accepts it
-    # (or its answer was lost).
+    # Hash of the AuthorizationKey in flight (written before it is sent, so a resumed job can adopt it);
+    # becomes Station.pending_password_hash once the station accepts it (or its answer was lost).
     pending_secret_hash = models.CharField(max_length=256, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
