@@ -32,7 +32,7 @@ from .audit import audit_record
 from .models import AccessGroup, Account, AuditEvent, ChargeCard, Location, Membership, User
 
 # Never copied into the audit log, not even hashed.
-SECRET_FIELDS = {"password", "password_hash", "password1", "password2"}
+SECRET_FIELDS = {"password", "password_hash", "pending_password_hash", "password1", "password2"}
 
 
 # Scopes: (user, queryset) → the rows of it this user may see or change (the models' QuerySet methods).

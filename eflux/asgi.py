@@ -10,6 +10,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from eflux.jobs import scheduler_start  # noqa: E402
 from stations.routing import browser_websocket_urlpatterns, ocpp_websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -30,3 +31,6 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Embedded default (no broker, no Celery beat): the server process runs the periodic tasks (the job reaper).
+scheduler_start()

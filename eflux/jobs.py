@@ -3,14 +3,24 @@ embedded default it runs in this process on a small thread pool, so a view never
 
 Tasks are named by their dotted path ("stations.tasks.configuration_job_run_task", Celery's default name
 for a shared_task): services start jobs without importing tasks.py, which imports the services (tasks sit
-above services: they take ids, re-fetch and call a service)."""
+above services: they take ids, re-fetch and call a service).
+
+Periodic tasks (settings.CELERY_BEAT_SCHEDULE) run under Celery beat in production (`celery -A eflux beat`)
+and, in the embedded default, those named in settings.IN_PROCESS_PERIODIC_TASKS on one daemon thread of the
+server process (scheduler_start, called by eflux/asgi.py)."""
 
 import importlib
+import logging
+import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from celery import current_app
 from django.conf import settings
 from django.db import close_old_connections, transaction
+
+logger = logging.getLogger(__name__)
 
 _pool: ThreadPoolExecutor | None = None
 
@@ -35,13 +45,60 @@ def _run_in_thread(name, args, kwargs):
         close_old_connections()
 
 
-def enqueue(name: str, *args, **kwargs) -> None:
-    """Start the task called `name` after the current transaction commits (so the job sees its rows)."""
+def enqueue(name: str, *args, on_failure: Callable[[Exception], None] | None = None, **kwargs) -> None:
+    """Start the task called `name` after the current transaction commits (so the job sees its rows).
+
+    If the job queue cannot take it (the broker is down), the caller's request still succeeds: the failure is
+    logged and `on_failure(exc)` runs, so the job's row can say so; something periodic must hand it again."""
 
     def start():
-        if settings.JOBS_IN_PROCESS:
-            _executor().submit(_run_in_thread, name, args, kwargs)
-        else:
-            current_app.send_task(name, args=args, kwargs=kwargs)
+        try:
+            if settings.JOBS_IN_PROCESS:
+                _executor().submit(_run_in_thread, name, args, kwargs)
+            else:
+                current_app.send_task(name, args=args, kwargs=kwargs)
+        except Exception as exc:
+            logger.exception("could not hand %s%r to the job queue", name, args)
+            if on_failure is not None:
+                try:
+                    on_failure(exc)
+                except Exception:
+                    logger.exception("recording that %s could not be queued failed", name)
 
     transaction.on_commit(start)
+
+
+# --- the embedded default's scheduler ---------------------------------------------------------------
+
+_scheduler: threading.Thread | None = None
+_scheduler_lock = threading.Lock()
+
+
+def scheduler_start() -> bool:
+    """Run settings.IN_PROCESS_PERIODIC_TASKS in this process, on one daemon thread (embedded default only: with
+    a broker, Celery beat does it). Idempotent; True if this call started it."""
+    global _scheduler
+    if not settings.JOBS_IN_PROCESS or not settings.IN_PROCESS_PERIODIC_TASKS:
+        return False
+    with _scheduler_lock:
+        if _scheduler is not None and _scheduler.is_alive():
+            return False
+        _scheduler = threading.Thread(target=_schedule_forever, name="eflux-scheduler", daemon=True)
+        _scheduler.start()
+    return True
+
+
+def _schedule_forever() -> None:
+    entries = {name: settings.CELERY_BEAT_SCHEDULE[name] for name in settings.IN_PROCESS_PERIODIC_TASKS}
+    due = {name: time.monotonic() + float(entry["schedule"]) for name, entry in entries.items()}
+    while True:
+        name = min(due, key=due.get)
+        time.sleep(max(0.0, due[name] - time.monotonic()))
+        due[name] = time.monotonic() + float(entries[name]["schedule"])
+        close_old_connections()
+        try:
+            task_by_name(entries[name]["task"]).apply(throw=True)
+        except Exception:  # keep scheduling: a database hiccup must not end the safety net
+            logger.exception("periodic task %s failed", name)
+        finally:
+            close_old_connections()

@@ -181,16 +181,58 @@ CELERY_TASK_IGNORE_RESULT = True
 JOBS_IN_PROCESS = env_bool("JOBS_IN_PROCESS", default=not REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = JOBS_IN_PROCESS
 CELERY_TASK_ACKS_LATE = True
+# A task whose worker process dies mid-run goes back to the queue instead of being acknowledged as failed
+# (with acks_late, Celery's default acknowledges it). Jobs are rows whose runs are idempotent (a resumed
+# configuration job reads the answers of the calls it had sent); tasks that are not set acks_late=False.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# `celery -A eflux beat` (one per deployment) runs these; the embedded default needs none of them (its one
-# daphne process does the same on its heartbeat).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Redis: a message a worker took and never acknowledged (the worker was SIGKILLed) is handed out again
+    # after this long. Longer than any task runs (a call waits at most OCPP_CALL_QUEUE_SECONDS + timeout), so a
+    # healthy task is not run twice; a configuration job run twice anyway is harmless (only one claims it).
+    # Kombu's default is an hour; the job reaper (below) resumes a dead worker's job well before either.
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900),
+    # Seconds, not forever, to reach the broker and for it to answer: a view that starts a job must not hang on
+    # a dead Redis, nor on one that vanished without closing the connection (measured: a publish to a broker
+    # that accepts and never answers hung for good without socket_timeout). Longer than the worker's 1 s BRPOP.
+    "socket_connect_timeout": env_int("CELERY_BROKER_CONNECT_TIMEOUT", 5),
+    "socket_timeout": env_int("CELERY_BROKER_SOCKET_TIMEOUT", 5),
+}
+# Publishing when the broker is down: a few quick retries, then the caller marks its job (eflux.jobs.enqueue).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
+
+# Jobs (eflux/jobs.py, stations/services/configuration.py). A running job's worker proves it is alive every
+# JOB_HEARTBEAT_SECONDS; after JOB_STALL_SECONDS without that proof (worker killed, server restarted), or
+# queued that long without being taken (broker was down), the reaper resumes it; after JOB_MAX_INTERRUPTIONS
+# lost runs it fails visibly instead.
+JOB_HEARTBEAT_SECONDS = float(os.environ.get("JOB_HEARTBEAT_SECONDS", 10))
+JOB_STALL_SECONDS = env_int("JOB_STALL_SECONDS", 60)
+JOB_MAX_INTERRUPTIONS = env_int("JOB_MAX_INTERRUPTIONS", 3)
+JOB_REAPER_SECONDS = float(os.environ.get("JOB_REAPER_SECONDS", 30))
+# `celery -A eflux beat` (exactly one per deployment) runs these. The embedded default has no broker and no
+# beat: its server process runs the entries named in IN_PROCESS_PERIODIC_TASKS on a thread
+# (eflux.jobs.scheduler_start). "expires": a reaper pass nobody ran in time is dropped, not run late in a pile.
 CELERY_BEAT_SCHEDULE = {
+    # Stations held by a server process that stopped proving it is alive go offline even when no daphne
+    # process is left to notice (each live daphne process does the same on its heartbeat).
     "stations-reap-dead-processes": {
         "task": "stations.tasks.processes_reap_task",
         "schedule": env_int("OCPP_PROCESS_REAP_SECONDS", 15),
+        "options": {"expires": env_int("OCPP_PROCESS_REAP_SECONDS", 15)},
+    },
+    "stations-reap-stalled-jobs": {
+        "task": "stations.tasks.configuration_jobs_reap_task",
+        "schedule": JOB_REAPER_SECONDS,
+        "options": {"expires": JOB_REAPER_SECONDS},
     },
 }
+IN_PROCESS_PERIODIC_TASKS = ["stations-reap-stalled-jobs"]
 
 # --- OCPP -----------------------------------------------------------------------------------------
 OCPP_HEARTBEAT_INTERVAL = env_int("OCPP_HEARTBEAT_INTERVAL", 300)

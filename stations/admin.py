@@ -79,7 +79,7 @@ class StationAdmin(ScopedModelAdmin):
     list_display = ["ocpp_id", "vendor", "model", "serial_number", "setup_state", "account", "is_connected"]
     list_filter = ["setup_state", "is_connected", "vendor"]
     search_fields = ["ocpp_id", "serial_number", "account__name"]
-    exclude = ["password_hash"]
+    exclude = ["password_hash", "pending_password_hash"]
     inlines = [ConnectorInline]
     # station_settings_update audits these (station.settings, with ChangeAvailability's outcome).
     service_audited = frozenset(station_settings.SETTINGS_FIELDS)
@@ -115,10 +115,14 @@ class StationAdmin(ScopedModelAdmin):
             "last_seen_at",
             "registered_from_ip",
             "last_boot_at",
+            "last_refused_at",
+            "last_refusal_reason",
         ]
         if not access.is_platform_operator(request.user):
-            # Moving a station between accounts or through the setup steps is the operator's job.
+            # Moving a station between accounts or through the setup steps is the operator's job, and so is
+            # letting a station connect without credentials again (password_required).
             ro += ["ocpp_id", "account", "setup_state", "field_service_account", "billing_plan"]
+            ro += ["password_required"]
         return ro
 
 

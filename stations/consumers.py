@@ -104,18 +104,27 @@ class OcppConsumer(AsyncWebsocketConsumer):
             logger.warning("refused new station %r from %s: registration limit reached", ocpp_id, remote)
             await self._deny(404)
             return
-        if admitted.password_hash:
+        if admitted.checks_credentials:
             authorization = dict(self.scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
             # PBKDF2 is slow on purpose: verify on a worker thread, not the single ORM thread.
-            ok = await sync_to_async(admission.basic_auth_ok, thread_sensitive=False)(
-                authorization=authorization, ocpp_id=ocpp_id, password_hash=admitted.password_hash
+            verdict = await sync_to_async(admission.credentials_check, thread_sensitive=False)(
+                authorization=authorization, ocpp_id=ocpp_id, admitted=admitted
             )
-            if not ok:
-                logger.warning(
-                    "refused station %r from %s: HTTP Basic authentication failed", ocpp_id, remote
-                )
+            if not verdict.ok:
+                logger.warning("refused station %r from %s: %s", ocpp_id, remote, verdict.reason)
+                try:
+                    await db(admission.station_refusal_record)(
+                        station_pk=admitted.station_pk, reason=verdict.reason
+                    )
+                except Exception:  # the refusal stands; only its note on the station page is lost
+                    logger.exception("station %r: recording the refusal failed", ocpp_id)
                 await self._deny(401, [(b"www-authenticate", b'Basic realm="OCPP", charset="UTF-8"')])
                 return
+            if verdict.promote or verdict.prove:
+                # Before the 101: the station's next connection is judged by what this one proved.
+                await db(admission.station_credentials_used)(
+                    station_pk=admitted.station_pk, admitted=admitted, verdict=verdict
+                )
 
         if lifeline.stopping():
             await self._deny(503)  # shutting down: the station retries and reaches another process

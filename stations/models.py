@@ -68,8 +68,18 @@ class Station(TariffFields):
     security_event_info = models.CharField(max_length=255, blank=True)
     security_event_at = models.DateTimeField(null=True, blank=True)
 
-    # Security profile 1 (HTTP Basic). Empty: the station connects without a password.
+    # Station credentials (security whitepaper A00.FR.2xx, A01, A05). password_hash: the HTTP Basic password the
+    # station has proven it uses (or an operator set). pending_password_hash: an AuthorizationKey the station
+    # accepted (or may have: its answer was lost) but has not used yet; until it does, both it and the station's
+    # previous credential state are accepted, so a key change never locks a charger out.
     password_hash = models.CharField(max_length=256, blank=True)
+    pending_password_hash = models.CharField(max_length=256, blank=True)
+    # True once the station authenticated with HTTP Basic (or an operator set its password): from then on a
+    # connection without credentials is refused (A05.FR.09: no going back to a lower security profile).
+    password_required = models.BooleanField(default=False)
+    # The last refused handshake of this station and why, shown on its page.
+    last_refused_at = models.DateTimeField(null=True, blank=True)
+    last_refusal_reason = models.CharField(max_length=200, blank=True)
 
     # Presence. connection_id names the live websocket; a stale socket's disconnect carries another id
     # and so never marks the station offline.
@@ -129,7 +139,29 @@ class Station(TariffFields):
 
     @property
     def requires_password(self) -> bool:
-        return bool(self.password_hash)
+        return self.password_required
+
+    @property
+    def refused_since_connect(self) -> bool:
+        """The newest thing that happened at the door was a refusal (shown in the page header)."""
+        return bool(
+            self.last_refused_at and (self.connected_at is None or self.last_refused_at > self.connected_at)
+        )
+
+    @property
+    def credentials_display(self) -> str:
+        """How the station authenticates, in the operator's words."""
+        if self.password_required:
+            state = "HTTP Basic with its AuthorizationKey (security profile 1)"
+        elif self.password_hash:
+            state = "HTTP Basic password set, not used yet"
+        else:
+            state = "no credentials (security profile 0)"
+        if self.pending_password_hash:
+            state += (
+                "; a new AuthorizationKey is accepted but not used yet (the previous credentials still work)"
+            )
+        return state
 
 
 class Connector(models.Model):
@@ -380,9 +412,26 @@ class ConfigurationJob(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Worker death (a SIGKILLed Celery worker, a restarted server) must not strand a job. The run that holds
+    # it (runner, a token per run) proves it is alive (heartbeat_at) while it works and while it waits for
+    # the station; a job whose holder stopped proving it is resumed by the reaper, and the old holder, should
+    # it still be alive, notices that the token changed and stops.
+    runner = models.CharField(max_length=32, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When it was last handed to the job queue: a job the queue lost (broker down) is handed again.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    interruptions = models.PositiveSmallIntegerField(default=0)  # runs lost to a dead worker so far
 
     class Meta:
         ordering = ["-id"]
+        indexes = [
+            # The reaper's periodic scan of active jobs (configuration_jobs_reap).
+            models.Index(
+                fields=["status", "heartbeat_at"],
+                condition=models.Q(status__in=["pending", "running", "waiting"]),
+                name="configjob_active_idx",
+            ),
+        ]
         constraints = [
             # The duplicate-click guard: a second job for a station with an active one fails to insert.
             models.UniqueConstraint(
@@ -429,7 +478,8 @@ class StationConfigurationKey(models.Model):
         ConfigurationJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="keys"
     )
     call = models.ForeignKey(OcppCall, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    # Hash of the AuthorizationKey in flight; becomes Station.password_hash only once the station accepts.
+    # Hash of the AuthorizationKey in flight (written before it is sent, so a resumed job can adopt it);
+    # becomes Station.pending_password_hash once the station accepts it (or its answer was lost).
     pending_secret_hash = models.CharField(max_length=256, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 

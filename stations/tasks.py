@@ -6,7 +6,7 @@ from celery import shared_task
 from .calls import call_and_wait, call_wait, wake
 from .models import OcppCall, Station
 from .services.commands import call_result_to_audit
-from .services.configuration import configuration_job_run
+from .services.configuration import configuration_job_run, configuration_jobs_reap
 from .services.presence import processes_reap
 
 # --- OCPP calls (stations/calls.py) ----------------------------------------------------------------
@@ -23,7 +23,8 @@ def send_call(call_id: int) -> str:
     return call.status
 
 
-@shared_task
+# At most once: run again after a worker died, it would send the command a second time, and late.
+@shared_task(acks_late=False, reject_on_worker_lost=False)
 def call_station(station_id: int, action: str, payload: dict, source: str = "task") -> int:
     """Send `action` to a station from a worker and record the outcome; returns the OcppCall id."""
     station = Station.objects.get(pk=station_id)
@@ -37,6 +38,12 @@ def call_station(station_id: int, action: str, payload: dict, source: str = "tas
 def configuration_job_run_task(job_id: int) -> None:
     """Auto Configuration / Fix All: runs (or resumes) one ConfigurationJob row."""
     configuration_job_run(job_id=job_id)
+
+
+@shared_task
+def configuration_jobs_reap_task() -> dict:
+    """Periodic (settings.CELERY_BEAT_SCHEDULE): resume jobs whose worker died or that the queue never ran."""
+    return configuration_jobs_reap()
 
 
 @shared_task

@@ -3,6 +3,7 @@ limit), HTTP Basic (security profile 1) and the station's stored password."""
 
 import base64
 import binascii
+import enum
 import hmac
 import re
 import threading
@@ -33,14 +34,34 @@ class Admission:
     station_pk: int | None = None
     password_hash: str = ""
     created: bool = False
+    pending_password_hash: str = ""
+    password_required: bool = False
+
+    @property
+    def checks_credentials(self) -> bool:
+        return bool(self.password_hash or self.pending_password_hash or self.password_required)
+
+
+_CREDENTIAL_FIELDS = ("pk", "password_hash", "pending_password_hash", "password_required")
+
+
+def _admitted(station: Station, created: bool = False) -> Admission:
+    return Admission(
+        "ok",
+        station.pk,
+        station.password_hash,
+        created,
+        station.pending_password_hash,
+        station.password_required,
+    )
 
 
 def station_admit(*, ocpp_id: str, remote_addr: str | None) -> Admission:
     """Find the station, or register an unknown one in state *needs configuration* (the manual: it
     "should appear in the Charging Stations menu"), unless this address already created too many."""
-    station = Station.objects.filter(ocpp_id=ocpp_id).only("pk", "password_hash").first()
+    station = Station.objects.filter(ocpp_id=ocpp_id).only(*_CREDENTIAL_FIELDS).first()
     if station:
-        return Admission("ok", station.pk, station.password_hash)
+        return _admitted(station)
     limit = settings.OCPP_NEW_STATIONS_PER_IP_PER_HOUR
     recent = Station.objects.filter(
         registered_from_ip=remote_addr, created_at__gte=timezone.now() - timedelta(hours=1)
@@ -52,26 +73,119 @@ def station_admit(*, ocpp_id: str, remote_addr: str | None) -> Admission:
             station = Station.objects.create(ocpp_id=ocpp_id, registered_from_ip=remote_addr or None)
     except IntegrityError:  # the same new station connected twice at once
         station = Station.objects.get(ocpp_id=ocpp_id)
-        return Admission("ok", station.pk, station.password_hash)
-    return Admission("ok", station.pk, "", created=True)
+        return _admitted(station)
+    return _admitted(station, created=True)
 
 
-def basic_auth_ok(*, authorization: str, ocpp_id: str, password_hash: str) -> bool:
-    """Security profile 1 (security whitepaper A00.FR.202-204): HTTP Basic, username = the OCPP ID.
-    Deliberately slow (Django's password hasher): call it off the ORM thread."""
-    scheme, _, encoded = (authorization or "").partition(" ")
+class Presented(enum.Enum):
+    """What the handshake's Authorization header carries."""
+
+    NOTHING = "nothing"
+    MALFORMED = "malformed"  # not HTTP Basic, or not base64 "user:password"
+    OTHER_USER = "other_user"  # Basic, but the username is not the OCPP ID (A00.FR.204)
+    BASIC = "basic"
+
+
+def basic_credentials(authorization: str, ocpp_id: str) -> tuple[Presented, str]:
+    """Security profile 1 (security whitepaper A00.FR.202-204): HTTP Basic, username = the OCPP ID."""
+    if not (authorization or "").strip():
+        return Presented.NOTHING, ""
+    scheme, _, encoded = authorization.strip().partition(" ")
     if scheme.lower() != "basic" or not encoded:
-        return False
+        return Presented.MALFORMED, ""
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
-        return False
+        return Presented.MALFORMED, ""
     username, sep, password = decoded.partition(":")
-    if not sep or username != ocpp_id:
-        return False
+    if not sep:
+        return Presented.MALFORMED, ""
+    if username != ocpp_id:
+        return Presented.OTHER_USER, ""
+    return Presented.BASIC, password
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    reason: str = ""  # why it was refused, in the operator's words (station page, log)
+    promote: bool = False  # the pending key was used: it becomes the only credential
+    prove: bool = False  # the current password was used by a station not yet bound to HTTP Basic
+
+
+REFUSED_NO_CREDENTIALS = (
+    "no credentials sent; this station must authenticate with HTTP Basic (its AuthorizationKey)"
+)
+REFUSED_MALFORMED = "malformed Authorization header (not HTTP Basic user:password)"
+REFUSED_OTHER_USER = "HTTP Basic username is not the station's OCPP ID"
+REFUSED_WRONG_PASSWORD = "wrong HTTP Basic password"
+REFUSED_WRONG_PASSWORD_PENDING = (
+    "wrong HTTP Basic password (neither the current key nor the newly accepted one)"
+)
+
+
+def credentials_decide(
+    *,
+    presented: Presented,
+    current_matches: bool,
+    pending_matches: bool,
+    has_current: bool,
+    has_pending: bool,
+    required: bool,
+) -> Verdict:
+    """Whether a handshake is let in (pure; tests/stations/test_admission_rules.py has the table).
+
+    Security whitepaper A01.FR.03/04 and A05: until the station has authenticated with a newly accepted key
+    once, the key and the credential state the station had before both work (a security-profile-0 station
+    keeps sending nothing, a profile-1 station may still send its old password); the first use of the new
+    key makes it the only credential and HTTP Basic required from then on (A05.FR.09)."""
+    if presented is Presented.NOTHING:
+        return Verdict(False, REFUSED_NO_CREDENTIALS) if required else Verdict(True)
+    if not (has_current or has_pending or required):
+        return Verdict(True)  # nothing to check against: an unconfigured station's header is ignored
+    if presented is Presented.MALFORMED:
+        return Verdict(False, REFUSED_MALFORMED)
+    if presented is Presented.OTHER_USER:
+        return Verdict(False, REFUSED_OTHER_USER)
+    if pending_matches:
+        return Verdict(True, promote=True)
+    if current_matches:
+        return Verdict(True, prove=not required)
+    return Verdict(False, REFUSED_WRONG_PASSWORD_PENDING if has_pending else REFUSED_WRONG_PASSWORD)
+
+
+def credentials_check(*, authorization: str, ocpp_id: str, admitted: Admission) -> Verdict:
+    """Parse the header, verify the password against the current and the pending hash, decide.
+    Deliberately slow (Django's password hasher): call it off the ORM thread."""
+    presented, password = basic_credentials(authorization, ocpp_id)
+    current_matches = pending_matches = False
+    if presented is Presented.BASIC:
+        current_matches = bool(admitted.password_hash) and password_matches(password, admitted.password_hash)
+        if not current_matches and admitted.pending_password_hash:
+            pending_matches = password_matches(password, admitted.pending_password_hash)
+    return credentials_decide(
+        presented=presented,
+        current_matches=current_matches,
+        pending_matches=pending_matches,
+        has_current=bool(admitted.password_hash),
+        has_pending=bool(admitted.pending_password_hash),
+        required=admitted.password_required,
+    )
+
+
+def basic_auth_ok(*, authorization: str, ocpp_id: str, password_hash: str) -> bool:
+    """HTTP Basic with exactly this stored password (no pending key, no profile 0)."""
+    presented, password = basic_credentials(authorization, ocpp_id)
+    return presented is Presented.BASIC and password_matches(password, password_hash)
+
+
+def password_matches(password: str, password_hash: str) -> bool:
     # PBKDF2 costs ~0.3 s of CPU here; a reconnect storm of a few thousand chargers would queue minutes of it.
-    # Remember recent successes in this process, keyed by an HMAC of (stored hash, password): a changed
-    # password_hash (new AuthorizationKey) or a different password never matches a remembered entry.
+    # Remember recent successes in this process, keyed by an HMAC of (stored hash, password): a changed hash
+    # (new AuthorizationKey, pending key promoted, operator's new password) or a different password never
+    # matches a remembered entry, and a hash the station no longer has is never asked about.
+    if not password_hash:
+        return False
     token = hmac.new(settings.SECRET_KEY.encode(), f"{password_hash}\0{password}".encode(), "sha256").digest()
     with _verified_lock:  # several handshakes verify at once on the executor's threads
         if token in _verified:
@@ -97,7 +211,40 @@ def station_password_hash(password: str) -> str:
 
 
 def station_set_password(*, station: Station, password: str) -> Station:
-    """Store a station's Basic-auth password (its AuthorizationKey) hashed; empty removes it."""
+    """An operator sets a station's Basic-auth password (its AuthorizationKey) explicitly: from now on it is the
+    only credential and required; empty removes it (the station connects without credentials again)."""
     station.password_hash = station_password_hash(password) if password else ""
-    station.save(update_fields=["password_hash", "updated_at"])
+    station.pending_password_hash = ""
+    station.password_required = bool(password)
+    station.save(update_fields=["password_hash", "pending_password_hash", "password_required", "updated_at"])
     return station
+
+
+def station_key_accepted(*, station_pk: int, secret_hash: str) -> None:
+    """The station accepted a new AuthorizationKey (or may have: its answer was lost). It joins the credentials
+    the station may use; it becomes the only one when the station first uses it (credentials_decide)."""
+    Station.objects.filter(pk=station_pk).update(pending_password_hash=secret_hash, updated_at=timezone.now())
+
+
+def station_credentials_used(*, station_pk: int, admitted: Admission, verdict: Verdict) -> None:
+    """Record what a successful handshake proved. Conditional on the hash it matched: a key accepted in the
+    meantime (a newer pending hash) is not overwritten by the proof of an older one."""
+    now = timezone.now()
+    if verdict.promote:
+        Station.objects.filter(pk=station_pk, pending_password_hash=admitted.pending_password_hash).update(
+            password_hash=admitted.pending_password_hash,
+            pending_password_hash="",
+            password_required=True,
+            updated_at=now,
+        )
+    elif verdict.prove:
+        Station.objects.filter(pk=station_pk, password_hash=admitted.password_hash).update(
+            password_required=True, updated_at=now
+        )
+
+
+def station_refusal_record(*, station_pk: int, reason: str) -> None:
+    """A refused handshake of a known station, shown on its page (the station itself only sees 401)."""
+    Station.objects.filter(pk=station_pk).update(
+        last_refused_at=timezone.now(), last_refusal_reason=reason[:200]
+    )

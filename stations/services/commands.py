@@ -114,6 +114,18 @@ def reset_progress(reset: StationReset | None, station: Station) -> list[dict] |
         or not station.is_connected
     )
     steps.append({"label": "Station disconnected (restarting)", "state": "done" if went_down else "busy"})
+    refused = bool(
+        not booted
+        and station.last_refused_at
+        and station.last_refused_at >= reset.requested_at
+        and station.refused_since_connect
+    )
+    if refused:
+        # Not "back online…" spinning for good: say why its reconnect is refused (it keeps retrying).
+        steps.append(
+            {"label": f"Station's reconnect refused: {station.last_refusal_reason}", "state": "failed"}
+        )
+        return steps
     steps.append(
         {
             "label": "Station back online and booted",

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.audit import audit_record
@@ -29,6 +30,7 @@ from stations.models import (
     StationConfigurationKey,
 )
 
+from .admission import station_key_accepted, station_password_hash
 from .commands import call_meaning
 
 RUN_TASK = "stations.tasks.configuration_job_run_task"
@@ -38,8 +40,10 @@ log = logging.getLogger(__name__)
 Key = StationConfigurationKey
 Job = ConfigurationJob
 
-# A job whose worker died stays "running"; after this long a new click may replace it.
-STALE_JOB_SECONDS = 15 * 60
+# Shown while the job queue (the Celery broker) cannot be reached; the reaper hands the job again later.
+QUEUE_UNREACHABLE = (
+    "Waiting for the job queue (it cannot be reached right now); the job starts by itself when it is back."
+)
 
 # --- configuration profile ------------------------------------------------------------------------
 
@@ -109,22 +113,6 @@ class JobStart:
     message: str
 
 
-def _expire_stale_job(station: Station) -> None:
-    """A job whose worker died (running) or that no worker ever took (pending) would block the station
-    for good; after STALE_JOB_SECONDS it fails visibly and a new click may start again."""
-    now = timezone.now()
-    cutoff = now - timedelta(seconds=STALE_JOB_SECONDS)
-    stale = Job.objects.filter(station=station).filter(
-        Q(status=Job.Status.RUNNING, started_at__lt=cutoff)
-        | Q(status=Job.Status.PENDING, created_at__lt=cutoff)
-    )
-    stale.update(
-        status=Job.Status.FAILED,
-        reason="Interrupted (no worker finished it); start it again.",
-        finished_at=now,
-    )
-
-
 @transaction.atomic
 def configuration_job_start(*, station: Station, kind: str, acting_user) -> JobStart:
     """Start Auto Configuration (every required key) or Fix All (only the failed keys).
@@ -132,11 +120,16 @@ def configuration_job_start(*, station: Station, kind: str, acting_user) -> JobS
     Two clicks at once: the station row lock serialises them, and the partial unique constraint
     configjob_one_active_per_station refuses a second active job even if the lock were skipped."""
     station = Station.objects.select_for_update().get(pk=station.pk)
-    _expire_stale_job(station)
+    # The reaper does this periodically; a click need not wait for it.
+    resumed = [job_id for job_id in _jobs_held_by_dead_runners(station_pk=station.pk) if _take_over(job_id)]
     active = Job.objects.filter(station=station, status__in=Job.ACTIVE).first()
+    if active and active.pk in resumed and active.status == Job.Status.PENDING:
+        return JobStart(
+            active, False, f"{active.get_kind_display()} resumed: the worker running it had stopped."
+        )
     if active and active.status == Job.Status.WAITING and station.is_connected:
         # The station came back without a BootNotification (a plain reconnect): the click resumes the job.
-        enqueue(RUN_TASK, active.pk)
+        _enqueue_run(active.pk)
         return JobStart(active, False, f"{active.get_kind_display()} resumed: the station is back online.")
     if active:
         return JobStart(active, False, f"{active.get_kind_display()} is already running.")
@@ -191,8 +184,22 @@ def configuration_job_start(*, station: Station, kind: str, acting_user) -> JobS
         result={"job": job.pk, "status": "started"},
     )
     Job.objects.filter(pk=job.pk).update(audit_event=event)
-    enqueue(RUN_TASK, job.pk)
+    _enqueue_run(job.pk)
     return JobStart(job, True, f"{job.get_kind_display()} started.")
+
+
+def _enqueue_run(job_pk: int) -> None:
+    """Hand the job to the job queue once the current transaction commits. A queue that cannot be reached (the
+    broker is down) fails neither the click nor the boot handler: the job says so, and the reaper hands it again
+    (configuration_jobs_reap). Handing it twice is harmless: only one run claims it."""
+    Job.objects.filter(pk=job_pk).update(enqueued_at=timezone.now())
+    enqueue(RUN_TASK, job_pk, on_failure=lambda exc: _queue_unreachable(job_pk))
+
+
+def _queue_unreachable(job_pk: int) -> None:
+    Job.objects.filter(pk=job_pk, status__in=[Job.Status.PENDING, Job.Status.WAITING]).update(
+        reason=QUEUE_UNREACHABLE
+    )
 
 
 def _job_wait(job: ConfigurationJob, station: Station) -> ConfigurationJob:
@@ -201,14 +208,14 @@ def _job_wait(job: ConfigurationJob, station: Station) -> ConfigurationJob:
         if station.last_seen_at
         else "never"
     )
-    job.status = Job.Status.WAITING
+    job.status, job.runner = Job.Status.WAITING, ""
     job.reason = f"The station is offline (last seen {seen}). Configuration continues automatically when it reconnects."
-    job.save(update_fields=["status", "reason"])
+    job.save(update_fields=["status", "runner", "reason"])
     # The station may have come back (and its boot hook run) between our failed call and this save: the
     # hook only resumes waiting jobs, so look once more. The claim in configuration_job_run makes a double
     # start harmless.
     if Station.objects.filter(pk=station.pk, is_connected=True).exists():
-        enqueue(RUN_TASK, job.pk)
+        _enqueue_run(job.pk)
     return job
 
 
@@ -231,30 +238,96 @@ def _answer_state(call: OcppCall) -> tuple[str, str]:
     return state, (meaning.text[0].upper() + meaning.text[1:] + ".")[:300]
 
 
-def configuration_job_run(*, job_id: int) -> ConfigurationJob | None:
-    """Run (or resume) one job: GetConfiguration, then ChangeConfiguration for each pending key that is not
-    already at its value. Safe to call twice: only the caller that moves the job to running proceeds."""
+class _LeaseLost(Exception):
+    """Another run holds the job now (this one was presumed dead and taken over): stop without writing."""
+
+
+class _Lease:
+    """This run's hold on a job: proves it alive every JOB_HEARTBEAT_SECONDS while it works or waits, and fails
+    (raises _LeaseLost) once the reaper gave the job to another run, so two runs never send keys side by side."""
+
+    def __init__(self, job_pk: int, token: str):
+        self.job_pk, self.token = job_pk, token
+        self.beaten = time.monotonic()
+
+    def beat(self, *, force: bool = False) -> None:
+        if not force and time.monotonic() - self.beaten < settings.JOB_HEARTBEAT_SECONDS:
+            return
+        held = Job.objects.filter(pk=self.job_pk, status=Job.Status.RUNNING, runner=self.token).update(
+            heartbeat_at=timezone.now()
+        )
+        if not held:
+            raise _LeaseLost
+        self.beaten = time.monotonic()
+
+    def wait(self, call: OcppCall) -> OcppCall:
+        """calls.call_wait, beating while the station takes its time (a held call can take minutes)."""
+        while True:
+            call = calls.call_wait(call, timeout=settings.JOB_HEARTBEAT_SECONDS)
+            if call.is_final:
+                return call
+            self.beat()
+            # Past the call's own bound: a plain call_wait settles it (timed out / never sent) at once.
+            bound = timedelta(seconds=settings.OCPP_CALL_QUEUE_SECONDS + call.timeout_seconds)
+            if timezone.now() > call.created_at + bound + calls.SETTLE_GRACE:
+                return calls.call_wait(call)
+
+
+def _claim(job_id: int) -> _Lease | None:
+    """Only the caller that moves the job to running proceeds; a job held by a dead runner is taken over."""
+    if _jobs_held_by_dead_runners(job_pk=job_id):
+        _take_over(job_id, enqueue_it=False)  # a redelivered task, or the reaper's: this run resumes it
+    token, now = uuid.uuid4().hex, timezone.now()
     claimed = Job.objects.filter(pk=job_id, status__in=[Job.Status.PENDING, Job.Status.WAITING]).update(
-        status=Job.Status.RUNNING, started_at=timezone.now(), reason=""
+        status=Job.Status.RUNNING, runner=token, heartbeat_at=now, started_at=now, reason=""
     )
+    return _Lease(job_id, token) if claimed else None
+
+
+def _run_order(row: StationConfigurationKey) -> tuple:
+    # Security whitepaper A05.FR.02: SecurityProfile 1 needs the AuthorizationKey in place, so it goes after it
+    # whatever the profile's positions say (and raising it is the operator's explicit choice: it is only sent
+    # when the configuration profile lists it).
+    return (row.key.lower() == "securityprofile", row.position, row.pk)
+
+
+def configuration_job_run(*, job_id: int) -> ConfigurationJob | None:
+    """Run (or resume) one job: settle a key whose call a previous run left outstanding, GetConfiguration, then
+    ChangeConfiguration for each pending key that is not already at its value.
+
+    Safe to call twice and safe to resume after the worker died at any point: each key's call is recorded on
+    its row in the same transaction that queues it, so a resumed run reads the station's answer (recorded by
+    the daphne consumer, independently of any worker) instead of sending the key again."""
+    lease = _claim(job_id)
     job = Job.objects.select_related("station", "requested_by").filter(pk=job_id).first()
-    if not claimed or job is None:
+    if lease is None or job is None:
         return job
     station = job.station
     try:
         if not station.is_connected:
             return _job_wait(job, station)
 
-        rows = list(Key.objects.filter(job=job, state__in=[Key.State.PENDING, Key.State.SENT]))
+        # A key sent by a run that died: its answer (or its timeout) decides the row, nothing is sent again.
+        for row in Key.objects.filter(job=job, state=Key.State.SENT, call__isnull=False).select_related(
+            "call"
+        ):
+            if not _record_answer(station, row, lease.wait(row.call)):
+                return _job_wait(job, station)
+            lease.beat(force=True)
+
+        rows = sorted(
+            Key.objects.filter(job=job, state__in=[Key.State.PENDING, Key.State.SENT]), key=_run_order
+        )
         reported: dict[str, dict] = {}
         if any(not r.is_secret for r in rows):
-            call = calls.call_and_wait(
+            call = calls.call_send(
                 station=station,
                 action="GetConfiguration",
                 payload={},
                 requested_by=job.requested_by,
                 source="auto_configuration",
             )
+            call = lease.wait(call)
             if call.status == OcppCall.Status.OFFLINE:
                 return _job_wait(job, station)
             if call.status == OcppCall.Status.ANSWERED:
@@ -262,6 +335,7 @@ def configuration_job_run(*, job_id: int) -> ConfigurationJob | None:
                     reported[str(item.get("key", "")).lower()] = item
 
         for row in rows:
+            lease.beat(force=True)  # still ours: never send a key beside a run that took over
             item = reported.get(row.key.lower())
             if item is not None:
                 row.reported_value = str(item.get("value") or "")[:500]
@@ -278,52 +352,45 @@ def configuration_job_run(*, job_id: int) -> ConfigurationJob | None:
 
             value = row.desired_value
             if row.is_secret:
-                # Security whitepaper A00.FR.205: 20 random bytes as 40 hex digits. Only its hash is kept.
+                # Security whitepaper A00.FR.205: 20 random bytes as 40 hex digits. Only its hash is kept, with
+                # the station's own hasher (stations/hashers.py: the handshake verifies it).
                 value = secrets.token_hex(20)
-                row.pending_secret_hash = make_password(value)
-            row.state, row.reason, row.updated_at = Key.State.SENT, "", timezone.now()
-            row.save(
-                update_fields=[
-                    "reported_value",
-                    "readonly",
-                    "state",
-                    "reason",
-                    "pending_secret_hash",
-                    "updated_at",
-                ]
-            )
-
-            call = calls.call_send(
-                station=station,
-                action="ChangeConfiguration",
-                payload={"key": row.key, "value": value},
-                requested_by=job.requested_by,
-                source="auto_configuration",
-            )
+                row.pending_secret_hash = station_password_hash(value)
+            with transaction.atomic():
+                # The call and the row that names it commit together: a worker killed after this point leaves
+                # a row that says which call to read, never a call nobody knows about.
+                call = calls.call_send(
+                    station=station,
+                    action="ChangeConfiguration",
+                    payload={"key": row.key, "value": value},
+                    requested_by=job.requested_by,
+                    source="auto_configuration",
+                )
+                row.state, row.reason, row.call, row.updated_at = Key.State.SENT, "", call, timezone.now()
+                row.save(
+                    update_fields=[
+                        "reported_value",
+                        "readonly",
+                        "state",
+                        "reason",
+                        "call",
+                        "pending_secret_hash",
+                        "updated_at",
+                    ]
+                )
             del value
             # The call service masks the key in the stored call and the journal once sent (whitepaper A01.FR.09).
-            call = calls.call_wait(call)
-            if call.status == OcppCall.Status.OFFLINE:
-                row.state, row.reason, row.call = Key.State.PENDING, "Waiting for the station.", call
-                row.pending_secret_hash = ""
-                row.save(update_fields=["state", "reason", "call", "pending_secret_hash", "updated_at"])
+            if not _record_answer(station, row, lease.wait(call)):
                 return _job_wait(job, station)
-            row.state, row.reason = _answer_state(call)
-            if row.readonly and row.state == Key.State.REJECTED:
-                row.reason = (
-                    "Read-only on this station (GetConfiguration reports readonly); it rejected the value."
-                )
-            row.call, row.updated_at = call, timezone.now()
-            if row.is_secret:
-                _authorization_key_answered(station=station, row=row)
-            row.save(update_fields=["state", "reason", "call", "pending_secret_hash", "updated_at"])
 
+        lease.beat(force=True)
         return _job_finish(job)
+    except _LeaseLost:
+        log.warning("configuration job %s was taken over by another run; this one stops", job_id)
+        return Job.objects.filter(pk=job_id).first()
     except Exception as exc:
         log.exception("configuration job %s failed", job_id)
-        Key.objects.filter(job=job, state__in=[Key.State.PENDING, Key.State.SENT]).update(
-            state=Key.State.FAILED, reason="The job stopped with an internal error.", pending_secret_hash=""
-        )
+        _abandon_keys(job)
         job.status, job.reason, job.finished_at = (
             Job.Status.FAILED,
             f"Internal error: {exc.__class__.__name__}",
@@ -333,14 +400,136 @@ def configuration_job_run(*, job_id: int) -> ConfigurationJob | None:
         return job
 
 
-def _authorization_key_answered(*, station: Station, row: StationConfigurationKey) -> None:
-    """OCPP-J 1.6 §6.2 / whitepaper A01.FR.03-04: rely on the new key only once the station accepted it;
-    otherwise keep accepting the old credentials. RebootRequired counts as accepted: the station has stored
-    it and will present it after the reset the operator does next."""
-    if row.state in Key.OK and row.pending_secret_hash:
-        Station.objects.filter(pk=station.pk).update(password_hash=row.pending_secret_hash)
-        row.reason = row.reason or "The station authenticates with its new key from its next connection."
+def _record_answer(station: Station, row: StationConfigurationKey, call: OcppCall) -> bool:
+    """Store the final outcome of a key's call on its row. False: the station went offline first (the key
+    waits for it and the job waits for the station)."""
+    if call.status == OcppCall.Status.OFFLINE:
+        if row.is_secret and row.pending_secret_hash and call.sent_at is not None:
+            # Sent, then the connection dropped: the station may have stored it (see below).
+            station_key_accepted(station_pk=station.pk, secret_hash=row.pending_secret_hash)
+        row.state, row.reason, row.call = Key.State.PENDING, "Waiting for the station.", call
+        row.pending_secret_hash, row.updated_at = "", timezone.now()
+        row.save(update_fields=["state", "reason", "call", "pending_secret_hash", "updated_at"])
+        return False
+    row.state, row.reason = _answer_state(call)
+    if row.readonly and row.state == Key.State.REJECTED:
+        row.reason = "Read-only on this station (GetConfiguration reports readonly); it rejected the value."
+    row.call, row.updated_at = call, timezone.now()
+    if row.is_secret:
+        _authorization_key_answered(station=station, row=row, call=call)
+    row.save(update_fields=["state", "reason", "call", "pending_secret_hash", "updated_at"])
+    return True
+
+
+def _authorization_key_answered(*, station: Station, row: StationConfigurationKey, call: OcppCall) -> None:
+    """OCPP-J 1.6 §6.2 / whitepaper A01.FR.03-04: rely on the new key once the station accepted it; otherwise
+    keep accepting the old credentials. RebootRequired counts as accepted: the station has stored it and will
+    present it after the reset the operator does next. A key that reached the station but whose answer was lost
+    (timed out, connection dropped) may have been stored too: it is accepted as well, or a profile-1 station
+    that did store it would be locked out. Until the station first uses the new key its previous credentials
+    keep working (stations.services.admission.credentials_decide)."""
+    answer_lost = call.sent_at is not None and call.status == OcppCall.Status.TIMED_OUT
+    if row.pending_secret_hash and (row.state in Key.OK or answer_lost):
+        station_key_accepted(station_pk=station.pk, secret_hash=row.pending_secret_hash)
+        if row.state in Key.OK:
+            row.reason = row.reason or (
+                "The station may use it from its next connection; until it does, it connects as before."
+            )
+        else:
+            row.reason = (row.reason + " The station may have stored it, so it is accepted too.")[:300]
     row.pending_secret_hash = ""
+
+
+def _abandon_keys(job: ConfigurationJob) -> None:
+    """The job ends without finishing its keys. An AuthorizationKey whose call is out (or was answered) may be
+    on the station already: accept it too rather than risk locking the station out."""
+    for row in Key.objects.filter(job=job, state=Key.State.SENT, is_secret=True, call__isnull=False).exclude(
+        pending_secret_hash=""
+    ):
+        call = OcppCall.objects.filter(pk=row.call_id).first()
+        refused = (
+            call is not None
+            and call.is_final
+            and (
+                call.status == OcppCall.Status.CALL_ERROR
+                or (call.status == OcppCall.Status.OFFLINE and call.sent_at is None)
+                or (call.status == OcppCall.Status.ANSWERED and _answer_state(call)[0] not in Key.OK)
+            )
+        )
+        if not refused:
+            station_key_accepted(station_pk=job.station_id, secret_hash=row.pending_secret_hash)
+    Key.objects.filter(job=job, state__in=[Key.State.PENDING, Key.State.SENT]).update(
+        state=Key.State.FAILED, reason="The job stopped before this key was done.", pending_secret_hash=""
+    )
+
+
+# --- the reaper: jobs whose worker died, jobs the queue lost ----------------------------------------
+
+
+def _jobs_held_by_dead_runners(*, station_pk: int | None = None, job_pk: int | None = None) -> list[int]:
+    cutoff = timezone.now() - timedelta(seconds=settings.JOB_STALL_SECONDS)
+    qs = Job.objects.filter(status=Job.Status.RUNNING).filter(
+        Q(heartbeat_at__lt=cutoff)
+        | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+        | Q(heartbeat_at__isnull=True, started_at__isnull=True)
+    )
+    if station_pk is not None:
+        qs = qs.filter(station_id=station_pk)
+    if job_pk is not None:
+        qs = qs.filter(pk=job_pk)
+    return list(qs.values_list("pk", flat=True))
+
+
+def _take_over(job_id: int, *, enqueue_it: bool = True) -> bool:
+    """A running job whose runner stopped proving it is alive: queue it again (it resumes where the dead run
+    stopped), or, after JOB_MAX_INTERRUPTIONS, fail it visibly. Conditional on the runner it had, so two
+    reapers (or a reaper and a redelivered task) take it over once. True if it was queued again."""
+    job = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).first()
+    if job is None:
+        return False
+    held = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, runner=job.runner)
+    if job.interruptions >= settings.JOB_MAX_INTERRUPTIONS:
+        if held.update(
+            status=Job.Status.FAILED,
+            runner="",
+            finished_at=timezone.now(),
+            reason=f"Interrupted {job.interruptions + 1} times (the worker running it stopped); start it again.",
+        ):
+            _abandon_keys(job)
+            log.warning("configuration job %s failed: interrupted too often", job.pk)
+        return False
+    if not held.update(
+        status=Job.Status.PENDING,
+        runner="",
+        interruptions=F("interruptions") + 1,
+        reason="Resuming: the worker running it stopped.",
+    ):
+        return False
+    log.warning("configuration job %s: its worker stopped; resuming it", job.pk)
+    if enqueue_it:
+        _enqueue_run(job.pk)
+    return True
+
+
+def configuration_jobs_reap() -> dict[str, int]:
+    """Periodic (Celery beat in production, the in-process scheduler in the embedded default; settings
+    CELERY_BEAT_SCHEDULE): no job stays stuck for want of a click.
+    - running, but its runner stopped proving it is alive (worker killed, server restarted): resumed;
+    - queued, but the queue never ran it (broker was down, message lost): handed to the queue again;
+    - waiting for a station that is connected again (a reconnect without BootNotification): resumed."""
+    counts = {"resumed": 0, "requeued": 0}
+    for job_id in _jobs_held_by_dead_runners():
+        counts["resumed"] += _take_over(job_id)
+    cutoff = timezone.now() - timedelta(seconds=settings.JOB_STALL_SECONDS)
+    not_taken = Q(enqueued_at__lt=cutoff) | Q(enqueued_at__isnull=True, created_at__lt=cutoff)
+    for job_id in (
+        Job.objects.filter(not_taken)
+        .filter(Q(status=Job.Status.PENDING) | Q(status=Job.Status.WAITING, station__is_connected=True))
+        .values_list("pk", flat=True)
+    ):
+        _enqueue_run(job_id)
+        counts["requeued"] += 1
+    return counts
 
 
 def _job_finish(job: ConfigurationJob) -> ConfigurationJob:
@@ -367,7 +556,7 @@ def configuration_after_boot(*, station_pk: int) -> None:
     for job_id in Job.objects.filter(station_id=station_pk, status=Job.Status.WAITING).values_list(
         "pk", flat=True
     ):
-        enqueue(RUN_TASK, job_id)
+        _enqueue_run(job_id)
 
 
 def configuration_summary(station: Station) -> dict:

@@ -28,6 +28,10 @@ of these on a background thread, or ``manage.py simulate_station`` in a subproce
 
 What the CSMS can do to it: see stations/simulator/v16.py.
 
+Security profiles (1.6 security whitepaper §7.6): with ``password`` the charger runs profile 1 (HTTP Basic with
+that AuthorizationKey); without, profile 0: it stores an AuthorizationKey it is sent but connects without
+credentials until the CSMS raises SecurityProfile to 1 (then it reconnects with HTTP Basic, A05.FR.06-07).
+
 State that a real charger keeps across reboots (configuration, AuthorizationKey, meter registers, connector
 availability) lives on this object, so it survives reconnects and Reset, and optionally in a JSON file
 (``state_file``). Inspect for tests: ``boot_count``, ``registration_status``, ``heartbeat_interval``,

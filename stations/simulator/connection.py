@@ -177,11 +177,16 @@ class StationConnection(abc.ABC):
 
     # -- connection ------------------------------------------------------------------------------
 
+    def _basic_auth_password(self) -> str | None:
+        """The password to send with HTTP Basic on the next connection, or None to send no credentials."""
+        return self.password
+
     async def _session(self) -> None:
         headers = {}
-        if self.password:
+        password = self._basic_auth_password()
+        if password:
             # Security whitepaper A00.FR.202-204: HTTP Basic, username = the identity in the URL.
-            token = base64.b64encode(f"{self.ocpp_id}:{self.password}".encode()).decode()
+            token = base64.b64encode(f"{self.ocpp_id}:{password}".encode()).decode()
             headers["Authorization"] = f"Basic {token}"
         ping = self.configuration.int(self.ping_interval_key)
         log.info("%s: connecting to %s%s", self.ocpp_id, self.url, " (HTTP Basic auth)" if headers else "")

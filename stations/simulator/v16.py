@@ -226,6 +226,11 @@ class SimulatedStation(TransactionsV16):
         )
         if meter_value_interval is not None:
             configuration.keys["MeterValueSampleInterval"].value = str(meter_value_interval)
+        if password:
+            # Installed with a password: a security-profile-1 charger, the password its AuthorizationKey
+            # (A00.FR.205). Without one it runs profile 0 (whitepaper §7.6 default). A state file overrides both.
+            configuration.keys["AuthorizationKey"].value = password
+            configuration.keys["SecurityProfile"].value = "1"
         super().__init__(
             url,
             ocpp_id,
@@ -277,6 +282,14 @@ class SimulatedStation(TransactionsV16):
 
     # -- what the connection loop asks of OCPP 1.6 ------------------------------------------------
 
+    def _basic_auth_password(self) -> str | None:
+        # Security whitepaper §7.6 / A00.FR.202: HTTP Basic from security profile 1 on. A profile-0 charger
+        # stores an AuthorizationKey it is sent (A01.FR.01) but keeps connecting without credentials until
+        # SecurityProfile is raised (A05).
+        if self.configuration.int("SecurityProfile") < 1:
+            return None
+        return self.password
+
     def _charge_point(self, ws) -> _ChargePoint:
         return _ChargePoint(self, ws)
 
@@ -301,7 +314,8 @@ class SimulatedStation(TransactionsV16):
             return
         name = self.configuration.name(key)
         if name == "AuthorizationKey":
-            # Whitepaper A01: the new password is used from the next connection on (A01.FR.03).
+            # Whitepaper A01: the new password is used from the next connection on (A01.FR.03), by a charger that
+            # uses HTTP Basic at all (security profile 1 and up; see _basic_auth_password).
             self.password = self.configuration.keys["AuthorizationKey"].value
             log.info("%s: AuthorizationKey changed; used from the next connection on", self.ocpp_id)
         elif name == "HeartbeatInterval":

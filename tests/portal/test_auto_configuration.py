@@ -72,13 +72,16 @@ def test_auto_configuration_then_fix_all_then_reset(server, operator):
         station.refresh_from_db()
         assert station.setup_state == Station.SetupState.SETUP_IN_PROGRESS
 
-        # AuthorizationKey: accepted, so the platform now relies on it; stored only as a hash, masked in the journal.
+        # AuthorizationKey: accepted, so the platform accepts it from now on, next to what the station used
+        # before (nothing: profile 0) until it first uses it; stored only as a hash, masked in the journal.
         key = sim.station.configuration.value("AuthorizationKey")
         assert re.fullmatch(r"[0-9a-f]{40}", key)  # whitepaper A00.FR.205: 20 bytes as hex
-        assert station.password_hash and key not in station.password_hash
+        assert station.password_hash == "" and not station.password_required
+        assert station.pending_password_hash.startswith("pbkdf2_sha256_station$")
+        assert key not in station.pending_password_hash
         from django.contrib.auth.hashers import check_password
 
-        assert check_password(key, station.password_hash)
+        assert check_password(key, station.pending_password_hash)
         assert not MessageLog.objects.filter(payload__contains=key).exists()
         assert key not in server.output()  # whitepaper A01.FR.09: never in the server's logs
         assert not [c for c in OcppCall.objects.filter(station=station) if key in str(c.payload)]
@@ -93,7 +96,8 @@ def test_auto_configuration_then_fix_all_then_reset(server, operator):
         assert states(station)[REJECTED] == Key.State.ACCEPTED
         assert station.audit_events.filter(action="station.fix_all").exists()
 
-        # Reset Device: the station reboots, reconnects with its new AuthorizationKey, and boots again.
+        # Reset Device: the station reboots, reconnects (still security profile 0: without credentials, which
+        # the platform accepts until the station first uses its new key), and boots again.
         reset = commands.station_reset(
             station=station, kind=commands.DEFAULT_RESET_KIND, acting_user=operator
         )
@@ -107,7 +111,9 @@ def test_auto_configuration_then_fix_all_then_reset(server, operator):
                 )
             )
         )
-        assert sim.station.password == key  # it authenticated with the new key
+        assert sim.station.password == key and sim.station._basic_auth_password() is None
+        station.refresh_from_db()
+        assert station.last_refused_at is None and not station.password_required
         # The reboot applied the RebootRequired change.
         wait_for(lambda: states(station)["WebSocketPingInterval"] == Key.State.ACCEPTED)
         wait_for(
@@ -229,7 +235,7 @@ def test_rejected_authorization_key_keeps_the_old_credentials(server, operator):
         run_job(station, ConfigurationJob.Kind.AUTO, operator)
         assert states(station)["AuthorizationKey"] == Key.State.REJECTED
         station.refresh_from_db()
-        assert station.password_hash == ""
+        assert (station.password_hash, station.pending_password_hash) == ("", "")
         assert not Key.objects.filter(station=station).exclude(pending_secret_hash="").exists()
         assert sim.station.password is None
 

@@ -175,21 +175,25 @@ def test_audit_lines_show_before_and_after():
     ]
 
 
-def test_a_job_no_worker_finished_does_not_block_the_station_for_good(operator, own_station):
+def test_a_job_whose_worker_died_is_resumed_by_the_next_click(operator, own_station, settings):
     from datetime import timedelta
 
     from django.utils import timezone
 
     from stations.models import ConfigurationJob
 
+    settings.JOBS_IN_PROCESS = True
+    stale = timezone.now() - timedelta(seconds=settings.JOB_STALL_SECONDS + 1)
     old = ConfigurationJob.objects.create(
         station=own_station,
         status=ConfigurationJob.Status.RUNNING,
-        started_at=timezone.now() - timedelta(seconds=configuration.STALE_JOB_SECONDS + 1),
+        started_at=stale,
+        heartbeat_at=stale,
+        runner="dead-worker",
     )
     started = configuration.configuration_job_start(
         station=own_station, kind=ConfigurationJob.Kind.AUTO, acting_user=operator
     )
-    assert started.created
+    assert not started.created and started.job.pk == old.pk and "resumed" in started.message
     old.refresh_from_db()
-    assert old.status == ConfigurationJob.Status.FAILED and "Interrupted" in old.reason
+    assert (old.status, old.runner, old.interruptions) == (ConfigurationJob.Status.PENDING, "", 1)

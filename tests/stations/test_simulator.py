@@ -213,18 +213,39 @@ def test_configuration_survives_a_reset(daphne_server):
         ]
 
 
-def test_an_accepted_authorization_key_is_the_basic_auth_password_from_the_next_connection(daphne_server):
-    new_key = "00112233445566778899aabbccddeeff00112233"
-    with running_station(daphne_server, "SIM-KEY-1") as sim:
+def test_a_profile_1_charger_uses_an_accepted_authorization_key_from_the_next_connection(daphne_server):
+    old_key, new_key = "old-password-0123456789", "00112233445566778899aabbccddeeff00112233"
+    station_set_password(station=Station.objects.create(ocpp_id="SIM-KEY-1"), password=old_key)
+    with running_station(daphne_server, "SIM-KEY-1", password=old_key) as sim:
         sim.wait_booted()
+        assert sim.station.configuration.value("SecurityProfile") == "1"  # installed with a password
         result = call("SIM-KEY-1", "ChangeConfiguration", {"key": "AuthorizationKey", "value": new_key})
         assert result.response == {"status": "Accepted"}
         assert sim.station.password == new_key
-        # The server now requires that password (whitepaper A01.FR.03); the reconnect must present it.
+        # An operator requires exactly the new key now; the reconnect after Reset must present it.
         station_set_password(station=Station.objects.get(ocpp_id="SIM-KEY-1"), password=new_key)
         call("SIM-KEY-1", "Reset", {"type": "Soft"})
         sim.wait_booted(count=2)
         assert sim.station.last_error is None
+
+
+def test_a_profile_0_charger_stores_the_key_and_sends_credentials_only_once_the_profile_is_raised(
+    daphne_server,
+):
+    # Security whitepaper §7.6 / A05: HTTP Basic from SecurityProfile 1 on; raising it makes the charger reconnect.
+    key = "00112233445566778899aabbccddeeff00112233"
+    with running_station(daphne_server, "SIM-KEY-0") as sim:
+        sim.wait_booted()
+        assert call(
+            "SIM-KEY-0", "ChangeConfiguration", {"key": "AuthorizationKey", "value": key}
+        ).response == {"status": "Accepted"}
+        assert sim.station.password == key and sim.station._basic_auth_password() is None
+        # The server requires the key from now on: only a charger that sends it gets back in.
+        station_set_password(station=Station.objects.get(ocpp_id="SIM-KEY-0"), password=key)
+        raised = call("SIM-KEY-0", "ChangeConfiguration", {"key": "SecurityProfile", "value": "1"})
+        assert raised.response == {"status": "Accepted"}
+        sim.wait_until(lambda: sim.station.connection_count >= 2 and sim.station.connected)
+        assert sim.station._basic_auth_password() == key and sim.station.last_error is None
 
 
 def test_a_state_file_keeps_configuration_and_password_across_runs(daphne_server, tmp_path):
@@ -234,10 +255,13 @@ def test_a_state_file_keeps_configuration_and_password_across_runs(daphne_server
         sim.wait_booted()
         call("SIM-STATE-1", "ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "15"})
         call("SIM-STATE-1", "ChangeConfiguration", {"key": "AuthorizationKey", "value": key})
+        call("SIM-STATE-1", "ChangeConfiguration", {"key": "SecurityProfile", "value": "1"})
+        sim.wait_until(lambda: sim.station.connection_count >= 2 and sim.station.connected)
     station_set_password(station=Station.objects.get(ocpp_id="SIM-STATE-1"), password=key)
     with running_station(daphne_server, "SIM-STATE-1", state_file=state) as sim:
         sim.wait_booted()  # the server now requires the key: only the stored password gets in
         assert sim.station.configuration.value("MeterValueSampleInterval") == "15"
+        assert sim.station.configuration.value("SecurityProfile") == "1"
 
 
 def test_a_wrong_password_is_refused_and_the_right_one_connects(daphne_server):

@@ -27,7 +27,13 @@ class Command(BaseCommand):
             default="ws://127.0.0.1:8000/ocpp/",
             help="the server's OCPP base URL; the OCPP ID is appended (default %(default)s)",
         )
-        parser.add_argument("--password", default=None, help="HTTP Basic auth password (security profile 1)")
+        parser.add_argument(
+            "--password",
+            default=None,
+            help="HTTP Basic auth password: a security-profile-1 charger with this AuthorizationKey. Without it "
+            "the charger runs profile 0: it stores a key it is sent but connects without credentials until "
+            "SecurityProfile is raised to 1",
+        )
         parser.add_argument("--connectors", type=int, default=2, help="number of connectors (default 2)")
         parser.add_argument(
             "--reject-key",
