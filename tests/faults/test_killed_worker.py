@@ -20,7 +20,8 @@ from websockets.exceptions import InvalidStatus
 from stations.models import ConfigurationJob, OcppCall, Station, StationConfigurationKey
 from stations.services import configuration
 from tests.conftest import ROOT, server_env, start_daphne
-from tests.stations.ocpp_helpers import ScriptedStation, basic_auth, connect, heartbeat_ok, wait_until
+from tests.stations.ocpp_helpers import ScriptedStation, basic_auth, connect, heartbeat_ok
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -95,9 +96,7 @@ def test_a_job_survives_two_sigkilled_celery_workers_and_the_station_gets_back_i
     server = start_daphne(tmp_path, "daphne")
     try:
         with ScriptedStation(server, "SVC-KILL", hold={"ChangeConfiguration"}) as cp:
-            station = wait_until(
-                lambda: Station.objects.filter(ocpp_id="SVC-KILL", is_connected=True).first()
-            )
+            station = wait_for(lambda: Station.objects.filter(ocpp_id="SVC-KILL", is_connected=True).first())
             processes.beat()
             worker = processes.worker("worker-1")
             started = configuration.configuration_job_start(
@@ -109,7 +108,7 @@ def test_a_job_survives_two_sigkilled_celery_workers_and_the_station_gets_back_i
 
             killed, answered_without_worker, seen, key, resumed_after = [], 0, 0, None, []
             while True:
-                frame = wait_until(
+                frame = wait_for(
                     lambda n=seen: len(change_frames(cp)) > n and change_frames(cp)[n], timeout=90
                 )
                 seen += 1
@@ -121,22 +120,20 @@ def test_a_job_survives_two_sigkilled_celery_workers_and_the_station_gets_back_i
                     killed.append(name)
                     cp.release(frame[1])  # the station answers while no worker runs
                     row = Key.objects.get(job_id=job_id, key=name)
-                    wait_until(
+                    wait_for(
                         lambda r=row: OcppCall.objects.get(pk=r.call_id).status == OcppCall.Status.ANSWERED
                     )
                     answered_without_worker += 1
                     worker = processes.worker(f"worker-{len(killed) + 1}")
                     n = len(killed)
-                    wait_until(lambda n=n: Job.objects.get(pk=job_id).interruptions == n, timeout=60)
+                    wait_for(lambda n=n: Job.objects.get(pk=job_id).interruptions == n, timeout=60)
                     resumed_after.append(time.monotonic() - killed_at)
                 else:
                     cp.release(frame[1])
                 if name == "AuthorizationKey":
                     key = frame[3]["value"]
                     break
-            job = wait_until(
-                lambda: Job.objects.filter(pk=job_id, status=Job.Status.DONE).first(), timeout=90
-            )
+            job = wait_for(lambda: Job.objects.filter(pk=job_id, status=Job.Status.DONE).first(), timeout=90)
             done_after = time.monotonic() - killed_at
             sent = [f[3]["key"] for f in change_frames(cp)]
             get_configurations = [f for f in cp.received if f[2] == "GetConfiguration"]

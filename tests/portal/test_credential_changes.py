@@ -94,7 +94,10 @@ def test_a_profile_0_station_gets_the_key_is_reset_and_reconnects_without_creden
         assert sent.count("AuthorizationKey") == 2 and sent.count("SecurityProfile") == 1
         new_key = sim.station.configuration.value("AuthorizationKey")
         assert new_key != key
-        sim.wait_until(lambda: sim.station.connection_count == 3 and sim.station.connected)
+        wait_for(
+            sim.alive(lambda: sim.station.connection_count == 3 and sim.station.connected),
+            message=sim.describe,
+        )
         station = wait_for(lambda: Station.objects.filter(pk=station.pk, password_required=True).first())
         assert check_password(new_key, station.password_hash) and station.pending_password_hash == ""
 

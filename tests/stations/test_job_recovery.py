@@ -25,7 +25,8 @@ from stations.models import ConfigurationJob, OcppCall, Station, StationConfigur
 from stations.services import configuration
 from stations.services.admission import station_password_hash
 from tests.conftest import ROOT, server_env, start_daphne
-from tests.stations.ocpp_helpers import ScriptedStation, basic_auth, connect, heartbeat_ok, wait_until
+from tests.stations.ocpp_helpers import ScriptedStation, basic_auth, connect, heartbeat_ok
+from tests.waiting import wait_for
 
 Job, Key = ConfigurationJob, StationConfigurationKey
 FAST = {"JOB_HEARTBEAT_SECONDS": "0.2", "JOB_STALL_SECONDS": "2", "JOB_REAPER_SECONDS": "0.3"}
@@ -60,7 +61,7 @@ def test_a_job_whose_runner_is_killed_mid_key_is_finished_by_the_servers_reaper_
     worker = None
     try:
         with ScriptedStation(server, "JR-KILL", hold={"ChangeConfiguration"}) as cp:
-            station = wait_until(lambda: Station.objects.filter(ocpp_id="JR-KILL", is_connected=True).first())
+            station = wait_for(lambda: Station.objects.filter(ocpp_id="JR-KILL", is_connected=True).first())
             job = start_without_running(station, operator)
             # The runner: a process of its own (as a Celery worker or another server would be), killed below.
             worker = subprocess.Popen(
@@ -80,7 +81,7 @@ def test_a_job_whose_runner_is_killed_mid_key_is_finished_by_the_servers_reaper_
             expected = set(Key.objects.filter(job=job).values_list("key", flat=True))
             seen = 0
             while True:
-                frame = wait_until(
+                frame = wait_for(
                     lambda n=seen: len(change_frames(cp)) > n and change_frames(cp)[n], timeout=60
                 )
                 seen += 1
@@ -92,9 +93,7 @@ def test_a_job_whose_runner_is_killed_mid_key_is_finished_by_the_servers_reaper_
                     cp.release(frame[1])
                     break
                 cp.release(frame[1])
-            job = wait_until(
-                lambda: Job.objects.filter(pk=job.pk, status=Job.Status.DONE).first(), timeout=60
-            )
+            job = wait_for(lambda: Job.objects.filter(pk=job.pk, status=Job.Status.DONE).first(), timeout=60)
 
         sent = [f[3]["key"] for f in change_frames(cp)]
         assert len(sent) == len(set(sent)) and set(sent) <= expected  # each key once
@@ -110,7 +109,7 @@ def test_a_job_whose_runner_is_killed_mid_key_is_finished_by_the_servers_reaper_
                 return await heartbeat_ok(ws)
 
         assert asyncio.run(reconnect())
-        station = wait_until(lambda: Station.objects.filter(pk=station.pk, password_required=True).first())
+        station = wait_for(lambda: Station.objects.filter(pk=station.pk, password_required=True).first())
         assert check_password(key, station.password_hash)
     finally:
         if worker is not None and worker.poll() is None:
@@ -196,7 +195,7 @@ def test_a_job_interrupted_too_often_fails_visibly_and_its_outstanding_key_is_st
 def test_a_run_whose_job_was_taken_over_stops_before_sending_anything(daphne_server, operator, settings):
     settings.JOB_HEARTBEAT_SECONDS = 0.1
     with ScriptedStation(daphne_server, "JR-FENCE", hold={"GetConfiguration"}) as cp:
-        station = wait_until(lambda: Station.objects.filter(ocpp_id="JR-FENCE", is_connected=True).first())
+        station = wait_for(lambda: Station.objects.filter(ocpp_id="JR-FENCE", is_connected=True).first())
         job = start_without_running(station, operator)
         result = {}
 
@@ -224,7 +223,7 @@ def test_an_authorization_key_whose_answer_never_came_is_accepted_too(daphne_ser
     profile = configuration.profile_default()
     profile.keys.exclude(key="AuthorizationKey").delete()
     with ScriptedStation(daphne_server, "JR-LOST", never_answer={"ChangeConfiguration"}) as cp:
-        station = wait_until(lambda: Station.objects.filter(ocpp_id="JR-LOST", is_connected=True).first())
+        station = wait_for(lambda: Station.objects.filter(ocpp_id="JR-LOST", is_connected=True).first())
         job = start_without_running(station, operator)
         configuration.configuration_job_run(job_id=job.pk)
         key = change_frames(cp, "AuthorizationKey")[0][3]["value"]

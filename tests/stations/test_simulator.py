@@ -244,7 +244,10 @@ def test_a_profile_0_charger_stores_the_key_and_sends_credentials_only_once_the_
         station_set_password(station=Station.objects.get(ocpp_id="SIM-KEY-0"), password=key)
         raised = call("SIM-KEY-0", "ChangeConfiguration", {"key": "SecurityProfile", "value": "1"})
         assert raised.response == {"status": "Accepted"}
-        sim.wait_until(lambda: sim.station.connection_count >= 2 and sim.station.connected)
+        wait_for(
+            sim.alive(lambda: sim.station.connection_count >= 2 and sim.station.connected),
+            message=sim.describe,
+        )
         assert sim.station._basic_auth_password() == key and sim.station.last_error is None
 
 
@@ -256,7 +259,10 @@ def test_a_state_file_keeps_configuration_and_password_across_runs(daphne_server
         call("SIM-STATE-1", "ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "15"})
         call("SIM-STATE-1", "ChangeConfiguration", {"key": "AuthorizationKey", "value": key})
         call("SIM-STATE-1", "ChangeConfiguration", {"key": "SecurityProfile", "value": "1"})
-        sim.wait_until(lambda: sim.station.connection_count >= 2 and sim.station.connected)
+        wait_for(
+            sim.alive(lambda: sim.station.connection_count >= 2 and sim.station.connected),
+            message=sim.describe,
+        )
     station_set_password(station=Station.objects.get(ocpp_id="SIM-STATE-1"), password=key)
     with running_station(daphne_server, "SIM-STATE-1", state_file=state) as sim:
         sim.wait_booted()  # the server now requires the key: only the stored password gets in
