@@ -109,6 +109,9 @@ else:
         }
     }
 
+# Threads (each with its own database connection) that run the ORM for the async code of a process.
+ORM_THREADS = env_int("ORM_THREADS", 16)
+
 AUTH_USER_MODEL = "accounts.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

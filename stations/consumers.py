@@ -135,7 +135,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.loop = asyncio.get_running_loop()
         self._wake_event = asyncio.Event()
         # Presence first, then the handshake: once the station sees 101, the database says it is online.
-        held_elsewhere = await db(presence.station_connect)(
+        held_elsewhere, calls_pending = await db(presence.station_connect)(
             station_pk=self.station_pk, connection_id=self.connection_id, ocpp_version=subprotocol
         )
         try:
@@ -149,7 +149,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
             raise
         registry.register(self.station_pk, self)
         calls.sweeper_ensure()
-        self.wake()  # calls queued before this connection (none are: offline ones fail at once) or racing it
+        if calls_pending:  # queued in the instant before this connection; later ones wake it themselves
+            self.wake()
 
     async def _take_over(self, ocpp_id: str, subprotocol: str, held_elsewhere: bool) -> None:
         # Newest connection wins: any older socket of this station, in any process, closes itself. Through the

@@ -19,9 +19,10 @@ PROCESS_ID = uuid.uuid4().hex
 
 
 @transaction.atomic
-def station_connect(*, station_pk: int, connection_id: str, ocpp_version: str) -> bool:
-    """This connection now holds the station. True if the database had it connected through another server
-    process, whose old socket must be told to close (the row lock orders two connects of one station)."""
+def station_connect(*, station_pk: int, connection_id: str, ocpp_version: str) -> tuple[bool, bool]:
+    """This connection now holds the station. Returns (held elsewhere, calls pending): whether the database had
+    it connected through another server process, whose old socket must be told to close (the row lock
+    orders two connects of one station), and whether calls wait for it (else nothing wakes the call queue)."""
     now = timezone.now()
     before = (
         Station.objects.select_for_update()
@@ -46,7 +47,8 @@ def station_connect(*, station_pk: int, connection_id: str, ocpp_version: str) -
         finished_at=now,
         error_description="the station reconnected before answering",
     )
-    return bool(before and before[0] and before[1] != PROCESS_ID)
+    pending = OcppCall.objects.filter(station_id=station_pk, status=OcppCall.Status.PENDING).exists()
+    return bool(before and before[0] and before[1] != PROCESS_ID), pending
 
 
 @transaction.atomic
