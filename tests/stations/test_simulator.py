@@ -440,6 +440,8 @@ def test_firmware_update_and_diagnostics_report_their_progress(daphne_server):
         )
         assert update.status == OcppCall.Status.ANSWERED and update.response == {}
         wait_for(lambda: Station.objects.filter(ocpp_id="SIM-FW-1", firmware_status="Installed").exists())
+        # The simulator records a message once its answer is back, which may be after the CSMS stored it.
+        wait_for(lambda: len(sent(sim, "FirmwareStatusNotification")) == 4, message=sim.describe)
         assert [r["status"] for r, _ in sent(sim, "FirmwareStatusNotification")] == [
             "Downloading",
             "Downloaded",
