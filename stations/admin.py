@@ -43,14 +43,7 @@ class ConnectorAdminForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         # The connector rules of Configure Connectors (one table: stations.services.connectors).
-        errors = connectors.connector_errors(
-            standard=data.get("standard"),
-            format=data.get("format"),
-            power_type=data.get("power_type"),
-            voltage=data.get("max_voltage"),
-            amperage=data.get("max_amperage"),
-        )
-        for field, message in errors.items():
+        for field, message in connectors.connector_form_errors(data).items():
             self.add_error(field if field in self.fields else None, message)
         return data
 

@@ -42,14 +42,7 @@ class ConnectorForm(forms.Form):
     def clean(self):
         data = super().clean()
         data["connector_id"] = self.connector.connector_id
-        errors = connectors.connector_errors(
-            standard=data.get("standard"),
-            format=data.get("format"),
-            power_type=data.get("power_type"),
-            voltage=data.get("max_voltage"),
-            amperage=data.get("max_amperage"),
-        )
-        for field, message in errors.items():
+        for field, message in connectors.connector_form_errors(data).items():
             self.add_error(field, message)
         return data
 

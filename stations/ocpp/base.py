@@ -182,12 +182,12 @@ class CsmsChargePointMixin:
 
     # --- outgoing ---------------------------------------------------------------------------------
 
-    async def _journal_in(self, kind, action, message_id, payload, response_to=None) -> int:
+    async def _journal(self, direction, kind, action: str, message_id: str, payload: str, response_to) -> int:
         return await journal.writer().submit(
             dict(
                 station_id=self.station_pk,
                 connection_id=self.connection_id,
-                direction=MessageLog.Direction.IN,
+                direction=direction,
                 kind=kind,
                 action=masking.storable(action[:64]),
                 message_id=masking.storable(message_id)[:64],
@@ -196,19 +196,13 @@ class CsmsChargePointMixin:
             )
         )
 
+    async def _journal_in(self, kind, action, message_id, payload, response_to=None) -> int:
+        return await self._journal(MessageLog.Direction.IN, kind, action, message_id, payload, response_to)
+
     async def _send_frame(self, frame: list, kind, action: str, message_id: str, response_to: int | None):
         # Journal first, then send: the journal never misses a frame that left.
-        await journal.writer().submit(
-            dict(
-                station_id=self.station_pk,
-                connection_id=self.connection_id,
-                direction=MessageLog.Direction.OUT,
-                kind=kind,
-                action=masking.storable(action[:64]),
-                message_id=masking.storable(message_id)[:64],
-                payload=masking.dumps(frame),
-                response_to_id=response_to,
-            )
+        await self._journal(
+            MessageLog.Direction.OUT, kind, action, message_id, masking.dumps(frame), response_to
         )
         await self._connection.send(json.dumps(frame, separators=(",", ":")))
 

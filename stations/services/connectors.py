@@ -39,6 +39,17 @@ VOLTAGE_RANGE = {PT.AC_1_PHASE: (100, 250), PT.AC_3_PHASE: (380, 480), PT.DC: (5
 MIN_AMPS = {PT.AC_1_PHASE: 6, PT.AC_3_PHASE: 6, PT.DC: 1}  # IEC 61851-1: AC charging needs at least 6 A
 
 
+def connector_form_errors(data: dict) -> dict[str, str]:
+    """connector_errors for a form's cleaned data (the portal's Configure Connectors and the admin's)."""
+    return connector_errors(
+        standard=data.get("standard"),
+        format=data.get("format"),
+        power_type=data.get("power_type"),
+        voltage=data.get("max_voltage"),
+        amperage=data.get("max_amperage"),
+    )
+
+
 def connector_errors(
     *,
     standard: str | None,
