@@ -121,14 +121,8 @@ class CardForm(forms.ModelForm):
         # Roaming partners' cards may belong to no account (the platform registers them); own cards always do.
         self.fields["account"].required = not access.is_platform_operator(user)
 
-    def clean(self):
-        data = super().clean()
-        holder, account = data.get("holder"), data.get("account")
-        if data.get("kind") == ChargeCard.Kind.OWN and account is None and "account" not in self.errors:
-            self.add_error("account", "A card of our own network belongs to an account.")
-        if holder and account and not Membership.objects.filter(user=holder, account=account).exists():
-            self.add_error("holder", f"{holder} is not a member of {account}.")
-        return data
+    # The card rules (own card has an account, holder is a member, roaming names its partner) are in
+    # accounts.services.cards.card_save, for the portal, the admin and the CSV import alike.
 
     def validate_unique(self):
         # The service normalises the idTag first; uniqueness is checked there (and by the constraint).

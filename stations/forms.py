@@ -153,16 +153,8 @@ class StationSettingsForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        account = data.get("account", self.station.account) if self.is_operator else self.station.account
-        location = data.get("location")
-        if location and account and location.account_id != account.pk:
-            self.add_error("location", f"{location} belongs to {location.account}, not to {account}.")
-        if location and not account:
-            self.add_error("account", "Choose the account this location belongs to.")
-        for group in data.get("access_groups") or []:
-            if not (account and group.account_id == account.pk) and not group.is_shared:
-                self.add_error("access_groups", f"{group} belongs to another account and is not shared.")
-                break
+        # Location and access groups: station_settings._check_settings (the admin meets them too). Asking for
+        # the billing plan when the operator assigns an account is this page's activation step.
         if (
             self.is_operator
             and (data.get("account") or data.get("location"))

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from accounts.audit import audit_record, diff
-from accounts.models import AccessGroup, Account, ChargeCard, User
+from accounts.models import AccessGroup, Account, ChargeCard, Membership, User
 from eflux.lib.id_tags import normalize_id_tag
 
 
@@ -32,8 +32,19 @@ def card_save(*, card: ChargeCard, acting_user) -> ChargeCard:
     created = card.pk is None
     before = {} if created else {f: getattr(ChargeCard.objects.get(pk=card.pk), f) for f in CARD_FIELDS}
     card.id_tag = _id_tag(card.id_tag)
+    errors = {}
     if card.kind == ChargeCard.Kind.ROAMING and not card.roaming_party:
-        raise ValidationError({"roaming_party": "A roaming card names its roaming partner."})
+        errors["roaming_party"] = "A roaming card names its roaming partner."
+    if card.kind == ChargeCard.Kind.OWN and card.account_id is None:
+        errors["account"] = "A card of our own network belongs to an account."
+    if (
+        card.holder_id
+        and card.account_id
+        and not Membership.objects.filter(user_id=card.holder_id, account_id=card.account_id).exists()
+    ):
+        errors["holder"] = f"{card.holder} is not a member of {card.account}."
+    if errors:
+        raise ValidationError(errors)
     card.full_clean()
     card.save()
     changes = diff(card, before, CARD_FIELDS)

@@ -43,6 +43,24 @@ def _plain(value):
     return str(value)
 
 
+def _check_settings(station: Station, data: dict, access_groups) -> None:
+    """The rules every caller (Settings page, admin) meets: a location and the linked access groups belong
+    to the station's account (another account's group only if it is shared)."""
+    account = data.get("account", station.account)
+    location = data.get("location", station.location)
+    errors: dict[str, str] = {}
+    if location and account and location.account_id != account.pk:
+        errors["location"] = f"{location} belongs to {location.account}, not to {account}."
+    elif location and not account:
+        errors["account"] = "Choose the account this location belongs to."
+    for group in access_groups or []:
+        if not (account and group.account_id == account.pk) and not group.is_shared:
+            errors["access_groups"] = f"{group} belongs to another account and is not shared."
+            break
+    if errors:
+        raise ValidationError(errors)
+
+
 @transaction.atomic
 def station_settings_update(
     *, station: Station, data: dict, access_groups, acting_user, source: str = "portal"
@@ -51,6 +69,7 @@ def station_settings_update(
     station_activate below (one code path); this saves the rest, links access groups (None: leave
     them) and switches availability when 'disable' changes. `source` names the caller on the OcppCall."""
     station = Station.objects.select_for_update().get(pk=station.pk)
+    _check_settings(station, data, access_groups)
     before = {f: getattr(station, f) for f in SETTINGS_FIELDS if f in data}
     before_groups = set(station.access_groups.values_list("pk", flat=True))
 

@@ -446,3 +446,33 @@ def test_deleting_a_login_removes_its_memberships_through_the_service(client_for
         "admin.accounts_user.delete",
         "membership.delete",
     ]
+
+
+# --- rules that used to live in portal forms only ----------------------------------------------------
+
+
+def test_card_for_a_holder_outside_the_account_is_refused_in_the_admin(
+    client_for, operator, alice_account, driver
+):
+    Membership.objects.filter(user=driver).delete()
+    response = client_for(operator).post(
+        admin_url(ChargeCard, "add"),
+        _card(alice_account, kind="own", holder=driver.pk),
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["holder"] == [
+        f"{driver} is not a member of {alice_account}."
+    ]
+    assert not ChargeCard.objects.exists()
+
+
+def test_station_with_another_accounts_location_is_refused_in_the_admin(
+    client_for, operator, own_station, foreign_location
+):
+    response = post_change(client_for(operator), own_station, location=foreign_location.pk)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["location"]
+    assert errors == [
+        f"{foreign_location} belongs to {foreign_location.account}, not to {own_station.account}."
+    ]
+    assert Station.objects.get(pk=own_station.pk).location_id != foreign_location.pk
