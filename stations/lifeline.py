@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 _registered = False
 _stopping = False
 _task: asyncio.Task | None = None
+_joining: asyncio.Task | None = None
+# Channel-group joins retried at once (each takes a Redis connection from the layer's pool).
+JOIN_BATCH = 100
 
 
 async def ensure_started() -> None:
@@ -48,8 +51,17 @@ async def beat_once() -> None:
     reaped = await db(presence.processes_reap)()
     if reaped:
         logger.warning("marked %s stations offline: their server process stopped proving it is alive", reaped)
-    for consumer in registry.consumers():
-        await consumer.join_group_if_missing()
+    global _joining
+    if _joining is None or _joining.done():
+        # Its own task: with Redis down each attempt waits out its timeout, and the heartbeat above must not
+        # wait behind them (a process that stops beating has its stations reaped by the others).
+        _joining = asyncio.get_running_loop().create_task(_join_missing_groups())
+
+
+async def _join_missing_groups() -> None:
+    missing = [c for c in registry.consumers() if not c.in_group]
+    for i in range(0, len(missing), JOIN_BATCH):
+        await asyncio.gather(*(c.join_group_if_missing() for c in missing[i : i + JOIN_BATCH]))
 
 
 async def _beat_forever() -> None:
