@@ -2,15 +2,23 @@
 """Load generator: N simulated OCPP 1.6J stations from one process (asyncio + websockets).
 
 Each station connects with subprotocol ocpp1.6, sends BootNotification and StatusNotification for connectors 0
-and 1, then sends Heartbeat / StatusNotification / MeterValues in turn so that all stations together send
---rate calls per second, for --duration seconds. Like a charger, a station has at most one call outstanding
+and 1, then sends its traffic so that all stations together send --rate calls per second, for --duration
+seconds. --mix realistic (the default): Heartbeat 1 : StatusNotification 1 : MeterValues 2, each MeterValues
+one 3-phase sample (energy register, power, current and voltage per phase, SoC; 11 sampled values);
+--mix thirds: Heartbeat / StatusNotification / MeterValues with two values in turn (the earliest figures). Like a charger, a station has at most one call outstanding
 (OCPP-J §4.1.1): when the server is slower than the schedule, that station's next call waits, so the
 achieved rate shows the server's capacity. Latency is measured from sending a CALL to receiving its
 CALLRESULT; the schedule is not corrected for that wait (coordinated omission), so read p99 as "at the
 achieved rate".
 
+A CALL from the server (GetConfiguration, ChangeConfiguration, TriggerMessage, ...) gets a schema-valid
+CALLRESULT (a plain, cautious charger's answer: no keys known, changes and triggers rejected), and is counted.
+
 Frames are built by hand, not with the ocpp library: its schema validation costs more client CPU per message
-than the server's whole round trip, and the client shares the machine with the server.
+than the server's whole round trip, and the client shares the machine with the server. Still, the generator
+reports whether it was itself the bottleneck: its own CPU use (% of one core; asyncio runs on one) and the
+event loop's lag (a 20 ms ticker's overshoot) during the measured window. When it is saturated, the server
+was not offered the load, and the result says so ("generator saturated").
 
     .venv/bin/python bench/load.py --url ws://127.0.0.1:8000/ocpp/ --stations 100 --rate 200 --duration 30
 
@@ -24,6 +32,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import random
 import sys
 import time
@@ -37,6 +46,45 @@ import websockets
 from websockets.asyncio.client import connect
 
 SUBPROTOCOL = "ocpp1.6"
+MIXES = ("realistic", "thirds")
+# The generator calls itself saturated above this share of one core, or when its event loop lags this much.
+SATURATED_CPU_PERCENT = 85
+SATURATED_LAG_P99_MS = 50
+LAG_TICK = 0.02
+
+# A cautious charger's schema-valid answer to each CALL a Central System can send in OCPP 1.6 (payloads of
+# the .conf messages): nothing known, nothing changed, nothing triggered. Anything else: CALLERROR NotImplemented.
+_CSMS_ANSWERS = {
+    "CancelReservation": {"status": "Rejected"},
+    "ChangeAvailability": {"status": "Rejected"},
+    "ChangeConfiguration": {"status": "Rejected"},
+    "ClearCache": {"status": "Rejected"},
+    "ClearChargingProfile": {"status": "Unknown"},
+    "DataTransfer": {"status": "UnknownVendorId"},
+    "GetCompositeSchedule": {"status": "Rejected"},
+    "GetDiagnostics": {},
+    "GetLocalListVersion": {"listVersion": -1},
+    "RemoteStartTransaction": {"status": "Rejected"},
+    "RemoteStopTransaction": {"status": "Rejected"},
+    "ReserveNow": {"status": "Rejected"},
+    "Reset": {"status": "Rejected"},
+    "SendLocalList": {"status": "NotSupported"},
+    "SetChargingProfile": {"status": "NotSupported"},
+    "TriggerMessage": {"status": "Rejected"},
+    "UnlockConnector": {"status": "NotSupported"},
+    "UpdateFirmware": {},
+}
+
+
+def csms_answer(message_id: str, action: str, payload) -> list:
+    """The frame a bench station sends back for a CALL from the server."""
+    if action == "GetConfiguration":
+        keys = payload.get("key") if isinstance(payload, dict) else None
+        answer = {"unknownKey": [str(k)[:50] for k in keys]} if keys else {"configurationKey": []}
+        return [3, message_id, answer]
+    if action in _CSMS_ANSWERS:
+        return [3, message_id, _CSMS_ANSWERS[action]]
+    return [4, message_id, "NotImplemented", "bench station", {}]
 
 
 def now_iso() -> str:
@@ -55,6 +103,8 @@ class Stats:
     connect_ok: int = 0
     boot_accepted: int = 0
     connect_failed: Counter = field(default_factory=Counter)
+    connect_latencies: list[float] = field(default_factory=list)  # TCP connect + HTTP 101, successful only
+    csms_calls: Counter = field(default_factory=Counter)  # CALLs from the server, by action, all answered
     errors: Counter = field(default_factory=Counter)
     sent: Counter = field(default_factory=Counter)
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
@@ -80,10 +130,12 @@ class Stats:
 class Station:
     """One websocket, one outstanding call at a time."""
 
-    def __init__(self, ws, ocpp_id: str, stats: Stats, timeout: float):
-        self.ws, self.ocpp_id, self.stats, self.timeout = ws, ocpp_id, stats, timeout
+    def __init__(self, ws, ocpp_id: str, stats: Stats, timeout: float, mix: str = "realistic"):
+        self.ws, self.ocpp_id, self.stats, self.timeout, self.mix = ws, ocpp_id, stats, timeout, mix
         self.pending: dict[str, asyncio.Future] = {}
         self.meter_wh = random.randint(0, 10_000_000)
+        self.soc = random.randint(5, 80)
+        self.amps = random.choice((10.0, 16.0, 24.0, 32.0))  # per phase, what this charge is offered
         self.reader = asyncio.ensure_future(self._read())
 
     async def _read(self) -> None:
@@ -95,8 +147,10 @@ class Station:
                     if future and not future.done():
                         future.set_result(frame)
                 elif frame[0] == 2:
-                    # The server asked us something (e.g. configuration after boot): a bench station declines.
-                    await self.ws.send(json.dumps([4, frame[1], "NotImplemented", "bench station", {}]))
+                    # The server asked us something (e.g. configuration after boot): answer as a charger would.
+                    self.stats.csms_calls[str(frame[2])] += 1
+                    answer = csms_answer(frame[1], frame[2], frame[3] if len(frame) > 3 else {})
+                    await self.ws.send(json.dumps(answer, separators=(",", ":")))
         except websockets.exceptions.ConnectionClosed:
             pass
         finally:
@@ -130,6 +184,8 @@ class Station:
         return frame[2]
 
     def next_message(self, n: int) -> tuple[str, dict]:
+        if self.mix == "realistic":
+            return self._realistic(n)
         kind = n % 3
         if kind == 0:
             return "Heartbeat", {}
@@ -160,6 +216,51 @@ class Station:
             ],
         }
 
+    def _realistic(self, n: int) -> tuple[str, dict]:
+        """Heartbeat 1 : StatusNotification 1 : MeterValues 2, in the order MV, HB, MV, SN."""
+        kind = n % 4
+        if kind == 1:
+            return "Heartbeat", {}
+        if kind == 3:
+            return "StatusNotification", {
+                "connectorId": 1,
+                "errorCode": "NoError",
+                "status": "Charging" if (n // 4) % 2 else "SuspendedEV",
+                "timestamp": now_iso(),
+            }
+        return "MeterValues", {"connectorId": 1, "meterValue": [self.three_phase_sample()]}
+
+    def three_phase_sample(self) -> dict:
+        """One periodic sample of a 3-phase AC charge: energy register, power, current and voltage per phase, SoC."""
+        volts = [round(random.gauss(230.0, 2.0), 1) for _ in range(3)]
+        amps = [round(max(0.0, self.amps + random.gauss(0.0, 0.3)), 2) for _ in range(3)]
+        watts = [round(v * a) for v, a in zip(volts, amps, strict=True)]
+        self.meter_wh += max(1, sum(watts) // 60)  # a sample a minute
+        self.soc = min(100, self.soc + random.choice((0, 0, 1)))
+        periodic = {"context": "Sample.Periodic"}
+        values = [
+            {
+                "value": str(self.meter_wh),
+                "measurand": "Energy.Active.Import.Register",
+                "unit": "Wh",
+                "location": "Outlet",
+                **periodic,
+            }
+        ]
+        for measurand, unit, readings, phases in (
+            ("Power.Active.Import", "W", watts, ("L1", "L2", "L3")),
+            ("Current.Import", "A", amps, ("L1", "L2", "L3")),
+            ("Voltage", "V", volts, ("L1-N", "L2-N", "L3-N")),
+        ):
+            for reading, phase in zip(readings, phases, strict=True):
+                values.append(
+                    {"value": str(reading), "measurand": measurand, "unit": unit, "phase": phase, **periodic}
+                )
+        values.append(
+            {"value": str(self.soc), "measurand": "SoC", "unit": "Percent", "location": "EV", **periodic}
+        )
+        return {"timestamp": now_iso(), "sampledValue": values}
+
 
 async def run_station(
     index: int, args, stats: Stats, t0: float, up: asyncio.Event, release: asyncio.Event
@@ -178,6 +279,7 @@ async def run_station(
 
     await asyncio.sleep(max(0.0, t0 + args.ramp * index / max(args.stations, 1) - time.monotonic()))
     url = args.url.rstrip("/") + "/" + ocpp_id
+    connect_started = time.perf_counter()
     try:
         ws = await connect(
             url,
@@ -191,7 +293,8 @@ async def run_station(
         stats.connect_failed[_reason(exc)] += 1
         report_up(False)
         return
-    station = Station(ws, ocpp_id, stats, args.timeout)
+    stats.connect_latencies.append(time.perf_counter() - connect_started)
+    station = Station(ws, ocpp_id, stats, args.timeout, getattr(args, "mix", "realistic"))
     try:
         if ws.subprotocol != SUBPROTOCOL:
             stats.connect_failed["no ocpp1.6 subprotocol"] += 1
@@ -244,6 +347,48 @@ async def run_station(
         station.reader.cancel()
 
 
+class SaturationMonitor:
+    """The generator's own load during the measured window: CPU seconds of this process per wall second, and
+    the event loop's lag (how late a LAG_TICK sleep wakes up). Either one high means the generator, not the
+    server, may have set the pace."""
+
+    def __init__(self):
+        self.lags: list[float] = []
+        self.task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self.cpu0, self.wall0 = time.process_time(), time.monotonic()
+        self.task = asyncio.ensure_future(self._tick())
+
+    async def _tick(self) -> None:
+        while True:
+            started = time.monotonic()
+            await asyncio.sleep(LAG_TICK)
+            self.lags.append(max(0.0, time.monotonic() - started - LAG_TICK))
+
+    def stop(self) -> dict:
+        wall = max(time.monotonic() - self.wall0, 1e-9)
+        cpu_percent = 100 * (time.process_time() - self.cpu0) / wall
+        if self.task is not None:
+            self.task.cancel()
+        lags = sorted(self.lags)
+        lag_p99_ms = percentile(lags, 99) * 1000 if lags else 0.0
+        reasons = []
+        if cpu_percent >= SATURATED_CPU_PERCENT:
+            reasons.append(f"CPU {cpu_percent:.0f}% of one core >= {SATURATED_CPU_PERCENT}%")
+        if lag_p99_ms >= SATURATED_LAG_P99_MS:
+            reasons.append(f"event-loop lag p99 {lag_p99_ms:.0f} ms >= {SATURATED_LAG_P99_MS} ms")
+        return {
+            "pid": os.getpid(),
+            "cpu_percent_of_one_core": round(cpu_percent, 1),
+            "loop_lag_p50_ms": round(percentile(lags, 50) * 1000, 1) if lags else 0.0,
+            "loop_lag_p99_ms": round(lag_p99_ms, 1),
+            "loop_lag_max_ms": round(lags[-1] * 1000, 1) if lags else 0.0,
+            "saturated": bool(reasons),
+            "saturated_because": reasons,
+        }
+
+
 def _reason(exc: Exception) -> str:
     if isinstance(exc, websockets.exceptions.InvalidStatus):
         return f"HTTP {exc.response.status_code}"
@@ -272,6 +417,8 @@ async def run(args, on_connected=None) -> dict:
         await on_connected(stats)
     args.steady_end = stats.steady_end = time.monotonic() + args.duration
     before = dict(stats.errors)
+    monitor = SaturationMonitor()
+    monitor.start()
     release.set()
     if args.rate <= 0:
         # Idle stations: hold the connections for --duration, or until the caller sets args.hold.
@@ -282,11 +429,13 @@ async def run(args, on_connected=None) -> dict:
     # Steady-state latencies only: drop what the boot phase recorded for the same actions.
     boot_counts = {k: len(stats.latencies[k]) for k in steady_latencies}
     await asyncio.gather(*tasks)
+    generator = monitor.stop()
     for k in steady_latencies:
         steady_latencies[k] = stats.latencies[k][boot_counts[k] :]
     steady = Stats(latencies=defaultdict(list, steady_latencies))
     errors_in_window = Counter(stats.errors)
     errors_in_window.subtract(before)
+    connect_latencies = sorted(stats.connect_latencies)
     result = {
         "url": args.url,
         "stations": args.stations,
@@ -294,6 +443,13 @@ async def run(args, on_connected=None) -> dict:
         "boot_accepted": stats.boot_accepted,
         "connect_failed": dict(stats.connect_failed),
         "connect_seconds": round(connect_seconds, 2),
+        "connect_latency": {
+            "count": len(connect_latencies),
+            "p50_ms": percentile(connect_latencies, 50) * 1000,
+            "p99_ms": percentile(connect_latencies, 99) * 1000,
+            "max_ms": (connect_latencies[-1] if connect_latencies else float("nan")) * 1000,
+        },
+        "mix": getattr(args, "mix", "realistic"),
         "boot_latency": boot_latency,
         "target_rate": args.rate,
         "duration": args.duration,
@@ -304,6 +460,8 @@ async def run(args, on_connected=None) -> dict:
         "errors": {k: v for k, v in stats.errors.items() if v},
         "errors_in_window": {k: v for k, v in errors_in_window.items() if v},
         "closed_early": stats.closed_early,
+        "csms_calls_answered": dict(stats.csms_calls),
+        "generator": generator,
     }
     return result
 
@@ -311,10 +469,13 @@ async def run(args, on_connected=None) -> dict:
 def report(result: dict) -> str:
     lat = result["steady_latency"]
     boot = result["boot_latency"]
+    conn = result["connect_latency"]
     lines = [
         f"stations: {result['stations']} requested, {result['connected']} connected, "
         f"{result['boot_accepted']} boots accepted in {result['connect_seconds']} s"
         + (f", failed: {result['connect_failed']}" if result["connect_failed"] else ""),
+        f"connect (TCP + HTTP 101): p50 {conn['p50_ms']:.1f} ms, p99 {conn['p99_ms']:.1f} ms, "
+        f"max {conn['max_ms']:.1f} ms",
         f"boot latency: p50 {boot['p50_ms']:.1f} ms, p99 {boot['p99_ms']:.1f} ms, max {boot['max_ms']:.1f} ms",
     ]
     if result["target_rate"] > 0:
@@ -333,6 +494,18 @@ def report(result: dict) -> str:
     else:
         lines.append(f"held {result['connected']} idle connections for {result['duration']} s")
     lines.append(f"errors: {result['errors'] or 'none'}; connections closed early: {result['closed_early']}")
+    if result["csms_calls_answered"]:
+        lines.append(f"CALLs from the server answered: {result['csms_calls_answered']}")
+    gen = result["generator"]
+    lines.append(
+        f"generator: CPU {gen['cpu_percent_of_one_core']:.0f}% of one core, event-loop lag "
+        f"p50 {gen['loop_lag_p50_ms']:.1f} / p99 {gen['loop_lag_p99_ms']:.1f} / max {gen['loop_lag_max_ms']:.1f} ms"
+        + (
+            f" -> GENERATOR SATURATED ({'; '.join(gen['saturated_because'])}): the server was not offered the full load"
+            if gen["saturated"]
+            else " (not saturated)"
+        )
+    )
     return "\n".join(lines)
 
 
@@ -347,6 +520,12 @@ def parser() -> argparse.ArgumentParser:
         help="calls/s from all stations together; 0 = idle (default %(default)s)",
     )
     p.add_argument("--duration", type=float, default=20, help="measured seconds (default %(default)s)")
+    p.add_argument(
+        "--mix",
+        choices=MIXES,
+        default="realistic",
+        help="realistic: HB 1 : status 1 : 3-phase MeterValues 2; thirds: the earlier mix (default %(default)s)",
+    )
     p.add_argument("--ramp", type=float, default=5, help="spread the connects over this many seconds")
     p.add_argument("--prefix", default="BENCH", help="OCPP IDs are PREFIX-00000, PREFIX-00001, ...")
     p.add_argument("--timeout", type=float, default=30, help="per-call and connect timeout (s)")
