@@ -12,13 +12,13 @@ import json
 import logging
 from typing import Any, Protocol
 
-from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
+from ocpp.charge_point import remove_nones, serialize_as_dict
 from ocpp.exceptions import OCPPError
 
 from stations.calls import CallOutcome
 from stations.models import MessageLog
 
-from . import framing, journal, masking
+from . import case, framing, journal, masking
 from . import validation as v
 
 logger = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ class CsmsChargePointMixin:
             await self._send_error(frame.message_id, e.kind, e.description, log_id)
             return
 
-        kwargs = camel_to_snake_case(frame.payload)
+        kwargs = case.to_snake(frame.payload)
         handler = handlers["_on_action"]
         wants_id = "call_unique_id" in inspect.signature(handler).parameters
         try:
@@ -158,7 +158,7 @@ class CsmsChargePointMixin:
             await self._send_error(frame.message_id, v.INTERNAL, "an internal error occurred", log_id)
             return
 
-        payload = snake_to_camel_case(remove_nones(serialize_as_dict(response)))
+        payload = case.to_camel(remove_nones(serialize_as_dict(response)))
         try:
             v.validate(self.schema_version, v.CALLRESULT, frame.action, payload)
         except v.PayloadInvalid as e:
