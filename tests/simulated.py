@@ -34,6 +34,8 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from stations.models import ConfigurationJob
+from stations.services import configuration
 from stations.simulator import SimulatedStation
 from tests.waiting import wait_for
 
@@ -178,3 +180,15 @@ def simulator_process(server, ocpp_id: str, *args: str, tmp_path: Path) -> Itera
         yield sim
     finally:
         sim.stop()
+
+
+def run_job(station, kind, user):
+    """Start Auto Configuration / Fix All through the service and wait until the job is done."""
+    started = configuration.configuration_job_start(station=station, kind=kind, acting_user=user)
+    assert started.created, started.message
+    return wait_for(
+        lambda: ConfigurationJob.objects.filter(
+            pk=started.job.pk, status=ConfigurationJob.Status.DONE
+        ).first(),
+        timeout=120,
+    )

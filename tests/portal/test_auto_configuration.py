@@ -12,7 +12,7 @@ from django.db import close_old_connections
 from stations.models import ConfigurationJob, MessageLog, OcppCall, Station, StationConfigurationKey
 from stations.services import commands, configuration
 from tests.conftest import start_daphne
-from tests.simulated import running_station
+from tests.simulated import run_job, running_station
 from tests.waiting import wait_for
 
 Key = StationConfigurationKey
@@ -32,17 +32,6 @@ def changes_sent(sim, key=None):
         for a, p in list(sim.station.received)
         if a == "ChangeConfiguration" and (key is None or p["key"] == key)
     ]
-
-
-def run_job(station, kind, user):
-    started = configuration.configuration_job_start(station=station, kind=kind, acting_user=user)
-    assert started.created, started.message
-    return wait_for(
-        lambda: ConfigurationJob.objects.filter(
-            pk=started.job.pk, status=ConfigurationJob.Status.DONE
-        ).first(),
-        timeout=120,
-    )
 
 
 def states(station):

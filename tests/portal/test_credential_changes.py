@@ -12,14 +12,13 @@ import asyncio
 
 import pytest
 from django.contrib.auth.hashers import check_password
-from websockets.exceptions import InvalidStatus
 
 from stations.models import ConfigurationJob, ConfigurationProfileKey, Station, StationConfigurationKey
 from stations.services import commands, configuration
 from stations.services.admission import REFUSED_NO_CREDENTIALS, REFUSED_WRONG_PASSWORD, station_set_password
 from tests.conftest import start_daphne
-from tests.simulated import running_station, simulator_process, wait_for
-from tests.stations.ocpp_helpers import basic_auth, connect, heartbeat_ok
+from tests.simulated import run_job, running_station, simulator_process, wait_for
+from tests.stations.ocpp_helpers import handshake
 
 Key = StationConfigurationKey
 OLD_PASSWORD = "factory-password-0123456789"
@@ -30,17 +29,6 @@ def server(transactional_db, tmp_path):
     srv = start_daphne(tmp_path, OCPP_CALL_SWEEP_SECONDS="0.1")
     yield srv
     srv.stop()
-
-
-def run_job(station, kind, user):
-    started = configuration.configuration_job_start(station=station, kind=kind, acting_user=user)
-    assert started.created, started.message
-    return wait_for(
-        lambda: ConfigurationJob.objects.filter(
-            pk=started.job.pk, status=ConfigurationJob.Status.DONE
-        ).first(),
-        timeout=120,
-    )
 
 
 def reset_and_wait_until_back(station, user):
@@ -54,15 +42,6 @@ def reset_and_wait_until_back(station, user):
         return all(s["state"] == "done" for s in steps)
 
     wait_for(back, timeout=60)
-
-
-async def attempt(server, ocpp_id, password=None):
-    headers = basic_auth(ocpp_id, password) if password else None
-    try:
-        async with await connect(server, ocpp_id, headers=headers) as ws:
-            return await heartbeat_ok(ws)
-    except InvalidStatus as refused:
-        return refused.response.status_code
 
 
 def test_a_profile_0_station_gets_the_key_is_reset_and_reconnects_without_credentials(
@@ -104,9 +83,9 @@ def test_a_profile_0_station_gets_the_key_is_reset_and_reconnects_without_creden
         assert check_password(new_key, station.password_hash) and station.pending_password_hash == ""
 
     # From now on only the key: a bare connection is refused, and the station page says why.
-    assert asyncio.run(attempt(server, "CRED-0")) == 401
-    assert asyncio.run(attempt(server, "CRED-0", key)) == 401  # the first key, replaced before it was used
-    assert asyncio.run(attempt(server, "CRED-0", new_key)) is True
+    assert asyncio.run(handshake(server, "CRED-0")) == 401
+    assert asyncio.run(handshake(server, "CRED-0", key)) == 401  # the first key, replaced before it was used
+    assert asyncio.run(handshake(server, "CRED-0", new_key)) is True
     station.refresh_from_db()
     assert station.last_refusal_reason == REFUSED_WRONG_PASSWORD
     page = client_for(operator).get(f"/stations/{station.pk}/").content.decode()
@@ -136,10 +115,10 @@ def test_a_profile_1_station_reconnects_with_the_new_key_and_then_its_old_passwo
         assert station.last_refused_at is None
 
         # The old password no longer gets in (A01.FR.03); nor does no password at all.
-        assert asyncio.run(attempt(server, "CRED-1", OLD_PASSWORD)) == 401
+        assert asyncio.run(handshake(server, "CRED-1", OLD_PASSWORD)) == 401
         station.refresh_from_db()
         assert station.last_refusal_reason == REFUSED_WRONG_PASSWORD
-        assert asyncio.run(attempt(server, "CRED-1")) == 401
+        assert asyncio.run(handshake(server, "CRED-1")) == 401
         station.refresh_from_db()
         assert station.last_refusal_reason == REFUSED_NO_CREDENTIALS
         # Refused after the station's own (still open) connection: the page header says so, with the reason.

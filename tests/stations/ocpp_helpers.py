@@ -38,6 +38,17 @@ async def exchange(ws, frame, timeout: float = 20):
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))
 
 
+async def handshake(server, ocpp_id: str, password: str | None = None):
+    """Connect (with HTTP Basic when `password` is given) and send a Heartbeat: True if answered, else the
+    HTTP status the handshake was refused with."""
+    headers = basic_auth(ocpp_id, password) if password else None
+    try:
+        async with await connect(server, ocpp_id, headers=headers) as ws:
+            return await heartbeat_ok(ws)
+    except websockets.InvalidStatus as refused:
+        return refused.response.status_code
+
+
 async def heartbeat_ok(ws, message_id: str = "hb-after") -> bool:
     answer = await exchange(ws, [2, message_id, "Heartbeat", {}])
     return answer[0] == 3 and answer[1] == message_id and "currentTime" in answer[2]

@@ -5,7 +5,6 @@ socket against a daphne process (401, the refusal noted on the station, the pend
 import asyncio
 
 import pytest
-from websockets.exceptions import InvalidStatus
 
 from stations.models import Station
 from stations.services import admission
@@ -24,7 +23,7 @@ from stations.services.admission import (
     station_password_hash,
     station_set_password,
 )
-from tests.stations.ocpp_helpers import basic_auth, connect, heartbeat_ok
+from tests.stations.ocpp_helpers import basic_auth, handshake
 
 N, M, U, B = Presented.NOTHING, Presented.MALFORMED, Presented.OTHER_USER, Presented.BASIC
 OK = Verdict(True)
@@ -200,25 +199,16 @@ def test_an_operator_setting_a_password_makes_it_required_and_clearing_it_lets_t
 # --- over a real socket --------------------------------------------------------------------------
 
 
-async def _attempt(server, ocpp_id, password=None):
-    headers = basic_auth(ocpp_id, password) if password else None
-    try:
-        async with await connect(server, ocpp_id, headers=headers) as ws:
-            return await heartbeat_ok(ws)
-    except InvalidStatus as refused:
-        return refused.response.status_code
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_profile_0_station_with_an_accepted_key_keeps_connecting_bare_until_it_uses_the_key(daphne_server):
     station = Station.objects.create(ocpp_id="CP-P0")
     station_key_accepted(station_pk=station.pk, secret_hash=station_password_hash(NEW))
 
-    outcomes = [asyncio.run(_attempt(daphne_server, "CP-P0"))]  # as before: no credentials
-    outcomes.append(asyncio.run(_attempt(daphne_server, "CP-P0", OTHER)))
-    outcomes.append(asyncio.run(_attempt(daphne_server, "CP-P0", NEW)))  # the first use of the key
-    outcomes.append(asyncio.run(_attempt(daphne_server, "CP-P0")))  # from now on only the key
-    outcomes.append(asyncio.run(_attempt(daphne_server, "CP-P0", NEW)))
+    outcomes = [asyncio.run(handshake(daphne_server, "CP-P0"))]  # as before: no credentials
+    outcomes.append(asyncio.run(handshake(daphne_server, "CP-P0", OTHER)))
+    outcomes.append(asyncio.run(handshake(daphne_server, "CP-P0", NEW)))  # the first use of the key
+    outcomes.append(asyncio.run(handshake(daphne_server, "CP-P0")))  # from now on only the key
+    outcomes.append(asyncio.run(handshake(daphne_server, "CP-P0", NEW)))
     assert outcomes == [True, 401, True, 401, True]
     station.refresh_from_db()
     assert station.password_required and station.pending_password_hash == ""
@@ -232,11 +222,11 @@ def test_a_profile_1_station_keeps_its_old_password_until_it_uses_the_new_key(da
     station_set_password(station=station, password=OLD)
     station_key_accepted(station_pk=station.pk, secret_hash=station_password_hash(NEW))
 
-    outcomes = [asyncio.run(_attempt(daphne_server, "CP-P1", OLD))]
-    outcomes.append(asyncio.run(_attempt(daphne_server, "CP-P1")))
-    outcomes.append(asyncio.run(_attempt(daphne_server, "CP-P1", NEW)))
-    outcomes.append(asyncio.run(_attempt(daphne_server, "CP-P1", OLD)))  # A01.FR.03, once the key was used
-    outcomes.append(asyncio.run(_attempt(daphne_server, "CP-P1", NEW)))
+    outcomes = [asyncio.run(handshake(daphne_server, "CP-P1", OLD))]
+    outcomes.append(asyncio.run(handshake(daphne_server, "CP-P1")))
+    outcomes.append(asyncio.run(handshake(daphne_server, "CP-P1", NEW)))
+    outcomes.append(asyncio.run(handshake(daphne_server, "CP-P1", OLD)))  # A01.FR.03, once the key was used
+    outcomes.append(asyncio.run(handshake(daphne_server, "CP-P1", NEW)))
     assert outcomes == [True, 401, True, 401, True]
     station.refresh_from_db()
     assert station.last_refusal_reason == REFUSED_WRONG_PASSWORD
