@@ -173,12 +173,6 @@ def credentials_check(*, authorization: str, ocpp_id: str, admitted: Admission) 
     )
 
 
-def basic_auth_ok(*, authorization: str, ocpp_id: str, password_hash: str) -> bool:
-    """HTTP Basic with exactly this stored password (no pending key, no profile 0)."""
-    presented, password = basic_credentials(authorization, ocpp_id)
-    return presented is Presented.BASIC and password_matches(password, password_hash)
-
-
 def password_matches(password: str, password_hash: str) -> bool:
     # PBKDF2 costs ~0.3 s of CPU here; a reconnect storm of a few thousand chargers would queue minutes of it.
     # Remember recent successes in this process, keyed by an HMAC of (stored hash, password): a changed hash

@@ -1,5 +1,6 @@
-"""Auto Configuration and Fix All (the operator manual's configuration steps): the platform's required
-configuration profile, configuration jobs (one row per job, one row per key), and their resume after a boot.
+"""Auto Configuration and Fix All (the operator manual's configuration steps): configuration jobs (one row per
+job, one row per key), their resume after a boot and after a worker died. The required configuration itself
+is in profiles.py.
 
 Views, tasks and the OCPP boot hook all call these functions; none of them holds state in memory."""
 
@@ -23,8 +24,6 @@ from eflux.jobs import enqueue
 from stations import calls
 from stations.models import (
     ConfigurationJob,
-    ConfigurationProfile,
-    ConfigurationProfileKey,
     OcppCall,
     Station,
     StationConfigurationKey,
@@ -32,6 +31,7 @@ from stations.models import (
 
 from .admission import station_key_accepted, station_password_hash
 from .commands import call_meaning
+from .profiles import profile_for, values_match
 
 RUN_TASK = "stations.tasks.configuration_job_run_task"
 
@@ -44,64 +44,6 @@ Job = ConfigurationJob
 QUEUE_UNREACHABLE = (
     "Waiting for the job queue (it cannot be reached right now); the job starts by itself when it is back."
 )
-
-# --- configuration profile ------------------------------------------------------------------------
-
-# OCPP 1.6 §9.1 standard configuration keys. The AuthorizationKey goes last: some stations reconnect
-# right after accepting it, and every other key should be set before that happens.
-DEFAULT_PROFILE_16 = [
-    ("HeartbeatInterval", str(settings.OCPP_HEARTBEAT_INTERVAL), ""),
-    ("MeterValueSampleInterval", "60", ""),
-    ("MeterValuesSampledData", "Energy.Active.Import.Register", ""),
-    ("ClockAlignedDataInterval", "900", ""),
-    ("ConnectionTimeOut", "60", ""),
-    # The platform authorizes the user or card before it sends RemoteStartTransaction.
-    ("AuthorizeRemoteTxRequests", "false", ""),
-    ("LocalAuthorizeOffline", "true", ""),
-    # Online, every card goes to the platform, so a blocked card is refused at once.
-    ("LocalPreAuthorize", "false", ""),
-    ("AllowOfflineTxForUnknownId", "false", ""),
-    ("AuthorizationCacheEnabled", "true", ""),
-    ("StopTransactionOnInvalidId", "true", ""),
-    ("WebSocketPingInterval", "60", ""),
-    ("AuthorizationKey", "", ConfigurationProfileKey.Generate.AUTHORIZATION_KEY),
-]
-
-
-def profile_default(ocpp_version: str = "1.6") -> ConfigurationProfile:
-    """The default profile, created on first use (operators edit it in the admin afterwards)."""
-    profile = ConfigurationProfile.objects.filter(ocpp_version=ocpp_version, is_default=True).first()
-    if profile:
-        return profile
-    try:
-        with transaction.atomic():
-            profile = ConfigurationProfile.objects.create(
-                name=f"Platform default (OCPP {ocpp_version})",
-                ocpp_version=ocpp_version,
-                is_default=True,
-                description="Required configuration applied by Auto Configuration.",
-            )
-            ConfigurationProfileKey.objects.bulk_create(
-                ConfigurationProfileKey(profile=profile, key=k, value=v, generate=g, position=i)
-                for i, (k, v, g) in enumerate(DEFAULT_PROFILE_16)
-            )
-    except IntegrityError:  # created by a concurrent request
-        profile = ConfigurationProfile.objects.get(ocpp_version=ocpp_version, is_default=True)
-    return profile
-
-
-def _profile_for(station: Station) -> ConfigurationProfile:
-    # Only OCPP 1.6 is spoken today; a 2.0.1 profile would be picked by station.ocpp_version here.
-    return profile_default("1.6")
-
-
-def _values_match(reported: str, desired: str) -> bool:
-    """CiString comparison (OCPP 1.6 §7: configuration values are case-insensitive strings); comma separated
-    lists (CSL, e.g. MeterValuesSampledData) compare as sets."""
-    a = [p.strip().lower() for p in (reported or "").split(",") if p.strip()]
-    b = [p.strip().lower() for p in (desired or "").split(",") if p.strip()]
-    return sorted(a) == sorted(b)
-
 
 # --- configuration jobs ---------------------------------------------------------------------------
 
@@ -134,7 +76,7 @@ def configuration_job_start(*, station: Station, kind: str, acting_user) -> JobS
     if active:
         return JobStart(active, False, f"{active.get_kind_display()} is already running.")
 
-    profile = _profile_for(station)
+    profile = profile_for(station)
     if kind == Job.Kind.FIX_ALL:
         targets = Key.objects.filter(station=station).exclude(state__in=Key.OK)
         if not targets.exists():
@@ -340,11 +282,7 @@ def configuration_job_run(*, job_id: int) -> ConfigurationJob | None:
             if item is not None:
                 row.reported_value = str(item.get("value") or "")[:500]
                 row.readonly = bool(item.get("readonly"))
-            if (
-                not row.is_secret
-                and item is not None
-                and _values_match(row.reported_value, row.desired_value)
-            ):
+            if not row.is_secret and item is not None and values_match(row.reported_value, row.desired_value):
                 row.state, row.reason = Key.State.ACCEPTED, "Already set on the station."
                 row.updated_at = timezone.now()
                 row.save(update_fields=["reported_value", "readonly", "state", "reason", "updated_at"])

@@ -10,7 +10,7 @@ import pytest
 from django.db import close_old_connections
 
 from stations.models import ConfigurationJob, MessageLog, OcppCall, Station, StationConfigurationKey
-from stations.services import commands, configuration
+from stations.services import commands, configuration, profiles
 from tests.conftest import start_daphne
 from tests.simulated import run_job, running_station
 from tests.waiting import wait_for
@@ -46,7 +46,7 @@ def test_auto_configuration_then_fix_all_then_reset(server, operator):
 
         job = run_job(station, ConfigurationJob.Kind.AUTO, operator)
         rows = {r.key: r for r in Key.objects.filter(station=station)}
-        profile_keys = [k for k, _, _ in configuration.DEFAULT_PROFILE_16]
+        profile_keys = [k for k, _, _ in profiles.DEFAULT_PROFILE_16]
         assert set(rows) == set(profile_keys)
         assert rows[REJECTED].state == Key.State.REJECTED and "rejected" in rows[REJECTED].reason
         assert rows["WebSocketPingInterval"].state == Key.State.REBOOT_REQUIRED

@@ -14,7 +14,7 @@ import pytest
 from django.contrib.auth.hashers import check_password
 
 from stations.models import ConfigurationJob, ConfigurationProfileKey, Station, StationConfigurationKey
-from stations.services import commands, configuration
+from stations.services import commands, profiles
 from stations.services.admission import REFUSED_NO_CREDENTIALS, REFUSED_WRONG_PASSWORD, station_set_password
 from tests.conftest import start_daphne
 from tests.simulated import run_job, running_station, simulator_process, wait_for
@@ -67,7 +67,7 @@ def test_a_profile_0_station_gets_the_key_is_reset_and_reconnects_without_creden
 
         # The explicit step to profile 1: the operator adds SecurityProfile=1 to the configuration profile. It is
         # sent after the (fresh) AuthorizationKey; the charger reconnects with HTTP Basic (A05.FR.06-07).
-        profile = configuration.profile_default()
+        profile = profiles.profile_default()
         ConfigurationProfileKey.objects.create(profile=profile, key="SecurityProfile", value="1", position=0)
         run_job(station, ConfigurationJob.Kind.AUTO, operator)
         sent = [p["key"] for a, p in sim.station.received if a == "ChangeConfiguration"]

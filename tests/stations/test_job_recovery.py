@@ -22,7 +22,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from stations.models import ConfigurationJob, OcppCall, Station, StationConfigurationKey
-from stations.services import configuration
+from stations.services import configuration, profiles
 from stations.services.admission import station_password_hash
 from tests.conftest import ROOT, server_env, start_daphne
 from tests.stations.ocpp_helpers import ScriptedStation, basic_auth, connect, heartbeat_ok
@@ -220,7 +220,7 @@ def test_a_run_whose_job_was_taken_over_stops_before_sending_anything(daphne_ser
 def test_an_authorization_key_whose_answer_never_came_is_accepted_too(daphne_server, operator, settings):
     # Lost answer: the station may have stored the key. Refusing it would lock a profile-1 station out.
     settings.OCPP_CALL_TIMEOUT = 1
-    profile = configuration.profile_default()
+    profile = profiles.profile_default()
     profile.keys.exclude(key="AuthorizationKey").delete()
     with ScriptedStation(daphne_server, "JR-LOST", never_answer={"ChangeConfiguration"}) as cp:
         station = wait_for(lambda: Station.objects.filter(ocpp_id="JR-LOST", is_connected=True).first())
