@@ -599,6 +599,33 @@ class AccessGroupAdmin(ScopedModelAdmin):
     list_filter = ["terms", "is_shared"]
     search_fields = ["name", "account__name"]
     filter_horizontal = ["users", "cards", "stations"]
+    service_audited = "__all__"  # access_group.create / access_group.update, members included
+
+    def save_model(self, request, obj, form, change):
+        # access_group_save checks that users, cards and stations belong to the group's account and sets
+        # them; the admin's own many-to-many save afterwards would bypass that, so it is skipped.
+        data = form.cleaned_data
+        linked_elsewhere = set()
+        if obj.pk is not None:
+            # Other accounts' stations linked to a shared group are theirs to unlink: they stay as they are.
+            linked_elsewhere = set(
+                obj.stations.exclude(account_id=obj.account_id).values_list("pk", flat=True)
+            )
+        account_services.access_group_save(
+            group=obj,
+            acting_user=request.user,
+            users=list(data.get("users", [])),
+            cards=list(data.get("cards", [])),
+            stations=[s for s in data.get("stations", []) if s.pk not in linked_elsewhere],
+        )
+        form.save_m2m = lambda: None
+
+    def delete_model(self, request, obj):
+        account_services.access_group_delete(group=obj, acting_user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for group in queryset:
+            account_services.access_group_delete(group=group, acting_user=request.user)
 
 
 @admin.register(AuditEvent)

@@ -7,7 +7,7 @@ import pytest
 from django.apps import apps
 from django.urls import reverse
 
-from accounts.models import AuditEvent, ChargeCard, Membership
+from accounts.models import AccessGroup, AuditEvent, ChargeCard, Membership
 from billing.models import BillingPlan, ChargingSession, MeterValue
 from stations.models import (
     ConfigurationJob,
@@ -476,3 +476,68 @@ def test_station_with_another_accounts_location_is_refused_in_the_admin(
         f"{foreign_location} belongs to {foreign_location.account}, not to {own_station.account}."
     ]
     assert Station.objects.get(pk=own_station.pk).location_id != foreign_location.pk
+
+
+# --- access groups: access_group_save / access_group_delete -----------------------------------------------
+
+
+def _group(account, **fields):
+    return {"account": account.pk, "name": "Staff", "terms": "free", "currency": "EUR", **fields}
+
+
+def test_access_group_with_another_accounts_card_is_refused_in_the_admin(
+    client_for, operator, alice_account, foreign_card
+):
+    response = client_for(operator).post(
+        admin_url(AccessGroup, "add"), _group(alice_account, cards=[foreign_card.pk])
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.non_field_errors() == [
+        f"Cards of another account: {foreign_card.id_tag}."
+    ]
+    assert not AccessGroup.objects.exists()
+
+
+def test_access_group_added_in_the_admin_is_saved_by_the_service(
+    client_for, operator, alice_account, own_card, own_station
+):
+    response = client_for(operator).post(
+        admin_url(AccessGroup, "add"), _group(alice_account, cards=[own_card.pk], stations=[own_station.pk])
+    )
+    assert response.status_code == 302
+    group = AccessGroup.objects.get()
+    assert list(group.cards.all()) == [own_card] and list(group.stations.all()) == [own_station]
+    event = AuditEvent.objects.get()
+    assert event.action == "access_group.create"
+    assert event.changes["cards"] == [None, own_card.id_tag]
+    assert not admin_events().exists()
+
+
+def test_reduced_access_group_without_a_price_is_refused_in_the_admin(client_for, operator, alice_account):
+    response = client_for(operator).post(
+        admin_url(AccessGroup, "add"), _group(alice_account, terms="reduced")
+    )
+    assert response.status_code == 200
+    assert "A reduced tariff needs at least one price" in str(response.context["adminform"].form.errors)
+    assert not AccessGroup.objects.exists()
+
+
+def test_shared_access_group_keeps_other_accounts_links_when_saved_in_the_admin(
+    client_for, operator, alice_account, own_station, foreign_station
+):
+    group = AccessGroup.objects.create(account=alice_account, name="Shared", is_shared=True)
+    group.stations.set([own_station, foreign_station])
+    response = post_change(client_for(operator), group, name="Shared staff")
+    assert response.status_code == 302
+    group.refresh_from_db()
+    assert group.name == "Shared staff"
+    assert set(group.stations.all()) == {own_station, foreign_station}
+    assert AuditEvent.objects.get().action == "access_group.update"
+
+
+def test_deleting_an_access_group_in_the_admin_goes_through_the_service(client_for, operator, alice_account):
+    group = AccessGroup.objects.create(account=alice_account, name="Staff")
+    response = client_for(operator).post(admin_url(AccessGroup, "delete", group.pk), {"post": "yes"})
+    assert response.status_code == 302
+    assert not AccessGroup.objects.exists()
+    assert AuditEvent.objects.get().action == "access_group.delete"
