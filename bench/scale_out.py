@@ -75,6 +75,12 @@ def haproxy_start(tmp: Path, servers: list[str]) -> tuple[subprocess.Popen, int]
     raise RuntimeError("haproxy's servers did not come UP")
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(idle, total) jiffies of all CPUs since boot, from /proc/stat: how busy the whole machine was."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return fields[3] + fields[4], sum(fields[:8])  # idle + iowait; user..steal
+
+
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -92,6 +98,7 @@ async def measure(url: str, pids: list[int], balancer: int | None, args) -> dict
         marks["t"] = time.monotonic()
         marks["cpu"] = [run_daphne.cpu_seconds(p) for p in pids]
         marks["lb"] = run_daphne.cpu_seconds(balancer) if balancer else 0.0
+        marks["machine"] = machine_ticks()
 
     result = await load.run(
         run_daphne.load_args(
@@ -105,6 +112,9 @@ async def measure(url: str, pids: list[int], balancer: int | None, args) -> dict
         on_connected=at_start,
     )
     wall = time.monotonic() - marks["t"]
+    idle, total = (now - then for now, then in zip(machine_ticks(), marks["machine"], strict=True))
+    # Everything on the machine (other users too): with no idle CPU left, a second process has no core to use.
+    result["machine_idle_percent"] = round(100 * idle / max(total, 1))
     result["server_cpu_percent"] = [
         round(100 * (run_daphne.cpu_seconds(p) - c) / wall) for p, c in zip(pids, marks["cpu"], strict=True)
     ]
@@ -150,6 +160,9 @@ def summary(result: dict) -> str:
     )
     if "haproxy_cpu_percent" in result:
         line += f", haproxy {result['haproxy_cpu_percent']}%"
+    line += (
+        f", generator {gen['cpu_percent_of_one_core']:.0f}%; machine idle {result['machine_idle_percent']}%"
+    )
     if result["errors"] or result["connect_failed"]:
         line += f"; errors {result['errors']}, connect failed {result['connect_failed']}"
     if gen["saturated"]:
