@@ -24,6 +24,7 @@ import asyncio
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -118,6 +119,8 @@ async def measure(url: str, pids: list[int], balancer: int | None, args) -> dict
     result["server_cpu_percent"] = [
         round(100 * (run_daphne.cpu_seconds(p) - c) / wall) for p, c in zip(pids, marks["cpu"], strict=True)
     ]
+    daphne_cpu = sum(result["server_cpu_percent"]) / 100 * wall
+    result["calls_per_daphne_cpu_second"] = round(result["steady_calls"] / max(daphne_cpu, 1e-9), 1)
     if balancer:
         result["haproxy_cpu_percent"] = round(100 * (run_daphne.cpu_seconds(balancer) - marks["lb"]) / wall)
     return result
@@ -156,7 +159,8 @@ def summary(result: dict) -> str:
     cpu = " + ".join(f"{c}%" for c in result["server_cpu_percent"])
     line = (
         f"{result['layout']:>6}: {result['calls_per_second']:7.1f} calls/s, p50 {lat['p50_ms']:6.1f} ms, "
-        f"p99 {lat['p99_ms']:7.1f} ms; daphne CPU {cpu} of a core"
+        f"p99 {lat['p99_ms']:7.1f} ms; daphne CPU {cpu} of a core "
+        f"({result['calls_per_daphne_cpu_second']:.0f} calls per daphne CPU-second)"
     )
     if "haproxy_cpu_percent" in result:
         line += f", haproxy {result['haproxy_cpu_percent']}%"
@@ -168,6 +172,36 @@ def summary(result: dict) -> str:
     if gen["saturated"]:
         line += f"; GENERATOR SATURATED ({'; '.join(gen['saturated_because'])})"
     return line
+
+
+def overall(results: list[dict], layouts: list[str]) -> str:
+    """Median and range over the rounds, per layout, and of the per-round ratios to "one"."""
+
+    def spread(values: list[float], digits: int = 0) -> str:
+        values = sorted(values)
+        median = statistics.median(values)
+        return f"median {median:.{digits}f} (range {values[0]:.{digits}f}-{values[-1]:.{digits}f})"
+
+    lines = [f"over {max(r['round'] for r in results)} rounds:"]
+    for name in layouts:
+        rows = [r for r in results if r["layout"] == name]
+        lines.append(
+            f"  {name:>6}: calls/s {spread([r['calls_per_second'] for r in rows])}, "
+            f"p99 ms {spread([r['steady_latency']['p99_ms'] for r in rows])}, "
+            f"calls per daphne CPU-second {spread([r['calls_per_daphne_cpu_second'] for r in rows])}, "
+            f"machine idle % {spread([r['machine_idle_percent'] for r in rows])}"
+        )
+    rounds = {}
+    for r in results:
+        rounds.setdefault(r["round"], {})[r["layout"]] = r
+    for name in ("one-lb", "two-lb"):
+        pairs = [(by[name], by["one"]) for by in rounds.values() if name in by and "one" in by]
+        if pairs:
+            lines.append(
+                f"  {name} / one: calls/s ratio {spread([a['calls_per_second'] / max(b['calls_per_second'], 0.1) for a, b in pairs], 2)}, "
+                f"p99 ratio {spread([a['steady_latency']['p99_ms'] / max(b['steady_latency']['p99_ms'], 0.001) for a, b in pairs], 2)}"
+            )
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
@@ -223,6 +257,7 @@ def main(argv=None) -> int:
                         f"p99 x{other['steady_latency']['p99_ms'] / max(base['steady_latency']['p99_ms'], 0.001):.2f}",
                         flush=True,
                     )
+    print(overall(results, layouts), flush=True)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2))
