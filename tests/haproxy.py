@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from eflux.lib.haproxy import config_render, server_states
+from eflux.lib.haproxy import config_render, runtime_command, server_states
 from tests.waiting import wait_for
 
 
@@ -65,8 +65,11 @@ class Haproxy:
             raise RuntimeError(f"haproxy exited:\n{self.output()}")
         return os.path.exists(self.stats_socket)
 
-    def states(self) -> dict[str, str]:
-        return server_states(self.stats_socket)
+    def states(self, backend: str = "ocpp") -> dict[str, str]:
+        return server_states(self.stats_socket, backend)
+
+    def command(self, command: str) -> str:
+        return runtime_command(self.stats_socket, command)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -44,17 +44,22 @@ def config_render(
     )
 
 
-def server_states(stats_socket: str, backend: str = "ocpp") -> dict[str, str]:
-    """Each server of `backend` and its state as haproxy's health checks see it ("UP", "DOWN", "UP 1/2",
-    "MAINT", ...), from the runtime API ("show stat", CSV)."""
+def runtime_command(stats_socket: str, command: str) -> str:
+    """One command to haproxy's runtime API (the stats socket), e.g. "show stat", "disable server portal/d1"."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(5)
         s.connect(stats_socket)
-        s.sendall(b"show stat\n")
+        s.sendall(command.encode() + b"\n")
         chunks = []
         while chunk := s.recv(65536):
             chunks.append(chunk)
-    lines = b"".join(chunks).decode().lstrip("# ").splitlines()
+    return b"".join(chunks).decode()
+
+
+def server_states(stats_socket: str, backend: str = "ocpp") -> dict[str, str]:
+    """Each server of `backend` and its state as haproxy's health checks see it ("UP", "DOWN", "UP 1/2",
+    "MAINT", ...), from the runtime API ("show stat", CSV)."""
+    lines = runtime_command(stats_socket, "show stat").lstrip("# ").splitlines()
     return {
         row["svname"]: row["status"]
         for row in csv.DictReader(line for line in lines if line)

@@ -22,8 +22,10 @@ from websockets.asyncio.client import connect
 
 from stations import calls
 from stations.models import OcppCall, ServerProcess, Station
+from tests.browser import login
 from tests.conftest import free_port, start_daphne
 from tests.haproxy import Haproxy
+from tests.personas import PASSWORD
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -191,6 +193,58 @@ def test_a_killed_process_is_taken_out_and_its_stations_come_back_on_the_other(t
             station=Station.objects.get(ocpp_id=powerless[0]), action="ClearCache", payload={}
         )
         assert powerless_call.status == OcppCall.Status.OFFLINE
+    finally:
+        if fleet:
+            fleet.stop()
+        lb.stop()
+        for server in (a, b):
+            server.stop()
+
+
+@pytest.mark.browser
+def test_a_reset_clicked_in_the_portal_through_haproxy_reaches_the_station_on_either_process(
+    tmp_path, operator, page
+):
+    a = start_daphne(tmp_path, "daphne-a", BEHIND_PROXY, **FAST)
+    b = start_daphne(tmp_path, "daphne-b", BEHIND_PROXY, **FAST)
+    lb = Haproxy(tmp_path, [f"127.0.0.1:{a.port}", f"127.0.0.1:{b.port}"])
+    fleet = None
+    try:
+        wait_for(lambda: lb.states() == {"d1": "UP", "d2": "UP"}, timeout=30)
+        ids = [f"CP-LB-P-{i}" for i in range(4)]
+        fleet = Fleet(lb.ws_url, ids)
+        wait_for(lambda: all(_holders("CP-LB-P-").get(i) for i in ids), timeout=60)
+        holders = _holders("CP-LB-P-")
+        one_on_each = [
+            next(i for i in ids if holders[i] == a.proc.pid),
+            next(i for i in ids if holders[i] == b.proc.pid),
+        ]
+        # The operator's browser talks to haproxy only (the session is in the database, any process serves
+        # it). For each station, the portal is served only by the process that does NOT hold it: the
+        # click must cross from one process to the other.
+        login(page, lb, "operator", PASSWORD)
+        for ocpp_id, holder, other in zip(one_on_each, ("d1", "d2"), ("d2", "d1"), strict=True):
+            lb.command(f"enable server portal/{other}")
+            lb.command(f"disable server portal/{holder}")
+            wait_for(lambda h=holder: lb.states("portal")[h] == "MAINT")
+            station = Station.objects.get(ocpp_id=ocpp_id)
+            page.goto(f"{lb.http_url}/stations/{station.pk}/configuration/")
+            page.click("#reset-device")
+            page.wait_for_load_state("networkidle")
+            wait_for(lambda ocpp_id=ocpp_id: "Reset" in fleet.calls_received[ocpp_id], timeout=30)
+            # haproxy's own log says which process served the click (option httplog: "portal/d2 ... POST").
+            wait_for(
+                lambda pk=station.pk, other=other: any(
+                    f"portal/{other} " in line and f"POST /stations/{pk}/reset/" in line
+                    for line in lb.output().splitlines()
+                ),
+                timeout=10,
+                message=lambda: lb.output()[-3000:],
+            )
+            reset = OcppCall.objects.get(station__ocpp_id=ocpp_id, action="Reset")
+            assert calls.call_wait(reset).status == OcppCall.Status.ANSWERED
+        others = [i for i in ids if i not in one_on_each]
+        assert all(fleet.calls_received[i] == [] for i in others)  # each click reached its station only
     finally:
         if fleet:
             fleet.stop()
