@@ -267,8 +267,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@localhost")
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    # Chargers connect with plain ws:// in security profile 1; the OCPP path must not be redirected.
-    SECURE_REDIRECT_EXEMPT = [r"^ocpp/"]
+    # Chargers connect with plain ws:// in security profile 1; the OCPP path must not be redirected. Nor the
+    # load balancer's health check, which speaks plain HTTP to each server process (deploy/haproxy.cfg).
+    SECURE_REDIRECT_EXEMPT = [r"^ocpp/", r"^healthz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)

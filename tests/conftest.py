@@ -81,11 +81,23 @@ class ServerProcess:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
-def start_daphne(tmp_path: Path, name: str = "daphne", **env_extra) -> ServerProcess:
+def start_daphne(
+    tmp_path: Path, name: str = "daphne", daphne_args: tuple[str, ...] = (), **env_extra
+) -> ServerProcess:
     port = free_port()
     log = tmp_path / f"{name}-{port}.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "eflux.asgi:application"],
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            *daphne_args,
+            "eflux.asgi:application",
+        ],
         cwd=ROOT,
         env=server_env(**env_extra),
         stdout=log.open("wb"),

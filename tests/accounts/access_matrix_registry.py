@@ -90,6 +90,8 @@ def _card_csv(w):
 
 
 REGISTRY: dict[str, Entry] = {
+    # The load balancer's health check (eflux/views.py): no login, the same answer for everyone.
+    "healthz": Entry(get=EVERYONE, public=True),
     # --- accounts --------------------------------------------------------------------------
     "account_list": Entry(get=EVERYONE),
     "account_create": Entry(
