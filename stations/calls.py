@@ -128,9 +128,13 @@ def call_send(
     """Queue a call for `station` and return at once. A station that is not connected gets an OFFLINE row.
     A call not sent within `send_within` seconds (default OCPP_CALL_QUEUE_SECONDS) is settled as timed out
     and never sent afterwards."""
-    version = (station.ocpp_version or "ocpp1.6").removeprefix("ocpp")
+    # One read for both: the version the station negotiated on its live connection (a caller's object may be
+    # older than its last connect) and whether it is connected.
+    connected, subprotocol = Station.objects.filter(pk=station.pk).values_list(
+        "is_connected", "ocpp_version"
+    ).first() or (False, "")
+    version = (subprotocol or station.ocpp_version or "ocpp1.6").removeprefix("ocpp")
     _validate(action, payload, version)
-    connected = Station.objects.filter(pk=station.pk, is_connected=True).exists()
     now = timezone.now()
     call = OcppCall.objects.create(
         station=station,

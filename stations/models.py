@@ -54,6 +54,9 @@ class Station(TariffFields):
     # is not Accepted, every other CALL of a 2.0.1 station is answered SecurityError (B02.FR.09, B03.FR.07).
     boot_status = models.CharField(max_length=16, blank=True)
     boot_reason = models.CharField(max_length=32, blank=True)  # 2.0.1 BootReasonEnumType
+    # The last GetBaseReport/GetReport asked for, and when its last NotifyReport part (tbc false) arrived.
+    device_report_request_id = models.IntegerField(null=True, blank=True)
+    device_report_done_at = models.DateTimeField(null=True, blank=True)
 
     # BootNotification data (OCPP 1.6 §6.2).
     vendor = models.CharField(max_length=50, blank=True)  # 1.6 CiString20, 2.0.1 vendorName string[50]
@@ -141,6 +144,15 @@ class Station(TariffFields):
 
     def __str__(self) -> str:
         return self.ocpp_id
+
+    @property
+    def ocpp_version_display(self) -> str:
+        """The negotiated subprotocol as people write the version ("ocpp2.0.1" -> "2.0.1")."""
+        return self.ocpp_version.removeprefix("ocpp")
+
+    @property
+    def is_ocpp201(self) -> bool:
+        return self.ocpp_version == "ocpp2.0.1"
 
     @property
     def requires_password(self) -> bool:

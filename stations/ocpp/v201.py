@@ -122,7 +122,7 @@ class ChargePointV201(CsmsChargePointMixin, TransactionHandlersV201, LibraryChar
     @on(Action.notify_report)
     async def on_notify_report(self, request_id, generated_at, seq_no, report_data=None, tbc=False, **_):
         await db(device_model.device_report_store)(
-            station_pk=self.station_pk, request_id=request_id, report_data=report_data or []
+            station_pk=self.station_pk, request_id=request_id, report_data=report_data or [], tbc=bool(tbc)
         )
         return call_result.NotifyReport()
 

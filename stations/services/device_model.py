@@ -114,7 +114,7 @@ def evse_status_report(
 # --- device model ---------------------------------------------------------------------------------------
 
 
-def device_report_store(*, station_pk: int, request_id: int, report_data: list) -> int:
+def device_report_store(*, station_pk: int, request_id: int, report_data: list, tbc: bool = False) -> int:
     """One NotifyReport part (B07/B08: a report may come in several parts, tbc): upsert each variable's Actual
     attribute and characteristics. Returns how many variables it held."""
     now = timezone.now()
@@ -147,6 +147,10 @@ def device_report_store(*, station_pk: int, request_id: int, report_data: list) 
             ),
         )
         stored += 1
+    if not tbc:  # NotifyReport.tbc false: the last part of the report; the inventory may be read now
+        Station.objects.filter(pk=station_pk, device_report_request_id=request_id).update(
+            device_report_done_at=now
+        )
     return stored
 
 
