@@ -290,3 +290,27 @@ def test_simulate_station_command_speaks_201(daphne_server, tmp_path):
                 ocpp_id="SIM201-CMD", is_connected=True, ocpp_version="ocpp2.0.1"
             ).exists()
         )
+
+
+def test_the_portals_remote_start_and_stop_speak_201_to_a_201_charger(
+    daphne_server, own_station, own_card, operator
+):
+    from billing.remote import session_remote_start, session_remote_stop
+
+    with running_station_201(daphne_server, own_station.ocpp_id) as sim:
+        sim.wait_booted()
+        wait_for(lambda: Connector.objects.filter(station=own_station, evse_number=2).exists())
+        own_station.refresh_from_db()
+        result = session_remote_start(
+            station=own_station, id_tag=own_card.id_tag, connector_id=2, acting_user=operator
+        )
+        assert result.ok, result.message
+        session = wait_for(
+            lambda: ChargingSession.objects.filter(station=own_station, status="active").first()
+        )
+        assert session.connector_id == 2 and sim.station.connectors[2].transaction_id
+        stopped = session_remote_stop(session=session, acting_user=operator)
+        assert stopped.ok, stopped.message
+        wait_for(lambda: ChargingSession.objects.filter(pk=session.pk, status="completed").exists())
+        actions = [a for a, _ in sim.station.received]
+        assert "RequestStartTransaction" in actions and "RequestStopTransaction" in actions
