@@ -242,6 +242,8 @@ def station_detail(request, pk):
         AuditEvent.objects.filter(station=station).select_related("actor").visible_to(request.user)[:30]
     )
     context["remote_panel"] = _remote_panel_available(request, station)
+    # OCPP 2.0.1 NotifyEvent stream (N07): the newest events, as the station reported them.
+    context["events"] = station.events.all()[:20] if station.is_ocpp201 else []
     return _render(request, "stations/station_detail.html", context, "stations/_overview_live.html")
 
 

@@ -162,8 +162,9 @@ def transaction_event_record(
 
     samples, problems = metering.parse_meter_values(meter_value or [], fallback_timestamp=received_at)
     if session is None:
-        if event_type == STARTED and connector_id is not None:
-            # The 1.6 connector-reuse rule: a new transaction on a connector whose session never ended.
+        if connector_id is not None:
+            # The 1.6 connector-reuse rule: a new transaction on a connector whose session never ended (its
+            # Ended was lost). Whatever event of the new one arrives first: events of a station come in order.
             for old in ChargingSession.objects.select_for_update().filter(
                 station=station, connector_id=connector_id, status=ChargingSession.Status.ACTIVE
             ):

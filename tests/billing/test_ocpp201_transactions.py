@@ -287,3 +287,43 @@ def test_201_meter_values_outside_transactions_are_stored_per_evse(cp, tariff_st
     assert cp.result("MeterValues", payload) == {}
     row = MeterValue.objects.get(station=tariff_station)
     assert (row.connector_id, row.value, row.session_id) == (0, D("42500"), None)
+
+
+def test_a_new_transaction_on_a_busy_connector_closes_the_one_whose_end_was_lost(
+    cp, tariff_station, foreign_card
+):
+    token = {"idToken": foreign_card.id_tag, "type": "ISO14443"}
+    cp.result(
+        "TransactionEvent",
+        event(
+            "Started",
+            0,
+            T0,
+            tx="TX-LOST",
+            evse={"id": 1, "connectorId": 1},
+            idToken=token,
+            meterValue=[energy(T0, 1_000)],
+        ),
+    )
+    later = T0 + timedelta(hours=2)
+    cp.result(
+        "TransactionEvent",
+        event(
+            "Started",
+            1,
+            later,
+            tx="TX-NEXT",
+            evse={"id": 1, "connectorId": 1},
+            idToken=token,
+            meterValue=[energy(later, 9_000)],
+        ),
+    )
+    old = ChargingSession.objects.get(station=tariff_station, started_at=T0)
+    new = ChargingSession.objects.get(station=tariff_station, started_at=later)
+    assert (old.status, old.stop_source, old.meter_stop, old.energy_wh) == (
+        "completed",
+        "superseded",
+        9_000,
+        8_000,
+    )
+    assert new.status == "active" and Flag.CLOSED_BY_NEW_START in old.review_flags

@@ -5,6 +5,7 @@ rule, the 2.0.1 error spellings (part 4 §4.3) with the connection kept, NotifyR
 import json
 
 import pytest
+from django.urls import reverse
 
 from stations.models import ConfigurationJob, Connector, DeviceVariable, MessageLog, Station, StationEvent
 from tests.stations.ocpp201_helpers import BOOT, RawStation201
@@ -175,7 +176,7 @@ def test_notify_report_stores_the_device_model_per_component_and_variable(client
     assert (connector_type.value, connector_type.readonly, connector_type.evse_number) == ("cType2", True, 1)
 
 
-def test_notify_event_is_stored_once_and_maps_availability_and_faults(client201):
+def test_notify_event_is_stored_once_and_maps_availability_and_faults(client201, client, operator):
     cp = client201("CP201-EVENT")
     cp.boot()
     events = {
@@ -211,6 +212,13 @@ def test_notify_event_is_stored_once_and_maps_availability_and_faults(client201)
     )
     assert status == {1: "Unavailable", 2: "Faulted"}
     assert Connector.objects.get(station__ocpp_id="CP201-EVENT", evse_number=2).error_code == "GroundFault"
+    # The station page lists them, with the registration status.
+    client.force_login(operator)
+    station = Station.objects.get(ocpp_id="CP201-EVENT")
+    page = client.get(reverse("stations:detail", args=[station.pk])).content.decode()
+    assert (
+        "AvailabilityState" in page and "GroundFault" in page and 'id="station-boot-status">Accepted' in page
+    )
 
 
 def test_notifications_and_data_transfer_are_answered_and_journaled(client201):

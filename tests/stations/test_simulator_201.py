@@ -314,3 +314,43 @@ def test_the_portals_remote_start_and_stop_speak_201_to_a_201_charger(
         wait_for(lambda: ChargingSession.objects.filter(pk=session.pk, status="completed").exists())
         actions = [a for a, _ in sim.station.received]
         assert "RequestStartTransaction" in actions and "RequestStopTransaction" in actions
+
+
+def test_manage_py_ocpp_call_sends_any_201_action_and_refuses_other_versions_actions(daphne_server):
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, server_env
+
+    def ocpp_call(*args):
+        return subprocess.run(
+            [sys.executable, "manage.py", "ocpp_call", *args],
+            cwd=ROOT,
+            env=server_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    with running_station_201(daphne_server, "SIM201-CLI") as sim:
+        sim.wait_booted()
+        payload = {
+            "getVariableData": [
+                {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
+            ]
+        }
+        done = ocpp_call("SIM201-CLI", "GetVariables", json.dumps(payload))
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["getVariableResult"][0]["attributeStatus"] == "Accepted"
+        report = ocpp_call(
+            "SIM201-CLI", "GetBaseReport", '{"requestId": 5, "reportBase": "ConfigurationInventory"}'
+        )
+        assert report.returncode == 0 and json.loads(report.stdout) == {"status": "Accepted"}
+        wrong = ocpp_call("SIM201-CLI", "GetConfiguration")
+        assert (
+            wrong.returncode != 0 and "unsupported action 'GetConfiguration' for OCPP 2.0.1" in wrong.stderr
+        )
+        bad = ocpp_call("SIM201-CLI", "Reset", '{"type": "Soft"}')
+        assert bad.returncode != 0 and "invalid Reset payload" in bad.stderr
+        wait_for(lambda: DeviceVariable.objects.filter(station__ocpp_id="SIM201-CLI", request_id=5).exists())
