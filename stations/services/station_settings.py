@@ -118,7 +118,9 @@ def station_settings_update(
             station=station,
             action="ChangeAvailability",
             # OCPP 1.6 §5.2: connectorId 0 addresses the whole charge point; 2.0.1 G03: no evse = the station.
-            payload={"operationalStatus": wanted} if station.is_ocpp201 else {"connectorId": 0, "type": wanted},
+            payload={"operationalStatus": wanted}
+            if station.is_ocpp201
+            else {"connectorId": 0, "type": wanted},
             requested_by=acting_user,
             source=source,
         )
