@@ -155,3 +155,39 @@ class ChargePointV201(CsmsChargePointMixin, TransactionHandlersV201, LibraryChar
             station_pk=self.station_pk, vendor_id=vendor_id, message_id=message_id, data=data
         )
         return call_result.DataTransfer(status=status, data=out)
+
+    # --- results of CSMS requests (part 2 FR.05 table: GetDisplayMessages -> NotifyDisplayMessages, ...) ---------
+    # Acknowledged after the journal has stored them (base.py): the frame in MessageLog is the record; nothing in
+    # eflux reads these reports yet, so they are not copied into models of their own.
+
+    @on(Action.notify_display_messages)
+    async def on_notify_display_messages(self, request_id, **_):
+        return call_result.NotifyDisplayMessages()
+
+    @on(Action.report_charging_profiles)
+    async def on_report_charging_profiles(self, request_id, **_):
+        return call_result.ReportChargingProfiles()
+
+    @on(Action.notify_customer_information)
+    async def on_notify_customer_information(self, request_id, **_):
+        return call_result.NotifyCustomerInformation()
+
+    @on(Action.notify_monitoring_report)
+    async def on_notify_monitoring_report(self, request_id, **_):
+        return call_result.NotifyMonitoringReport()
+
+    @on(Action.reservation_status_update)
+    async def on_reservation_status_update(self, reservation_id, reservation_update_status, **_):
+        return call_result.ReservationStatusUpdate()
+
+    @on(Action.notify_charging_limit)
+    async def on_notify_charging_limit(self, charging_limit, **_):
+        return call_result.NotifyChargingLimit()
+
+    @on(Action.cleared_charging_limit)
+    async def on_cleared_charging_limit(self, charging_limit_source, **_):
+        return call_result.ClearedChargingLimit()
+
+    @on(Action.publish_firmware_status_notification)
+    async def on_publish_firmware_status_notification(self, status, **_):
+        return call_result.PublishFirmwareStatusNotification()

@@ -247,3 +247,49 @@ def test_notifications_and_data_transfer_are_answered_and_journaled(client201):
         station=station, action="BootNotification", kind=MessageLog.Kind.CALL
     ).first()
     assert json.loads(boot.payload)[3] == BOOT
+
+
+@pytest.mark.parametrize(
+    "action, payload",
+    [
+        ("NotifyDisplayMessages", {"requestId": 1}),
+        (
+            "ReportChargingProfiles",
+            {
+                "requestId": 2,
+                "chargingLimitSource": "CSO",
+                "evseId": 1,
+                "chargingProfile": [
+                    {
+                        "id": 1,
+                        "stackLevel": 0,
+                        "chargingProfilePurpose": "TxDefaultProfile",
+                        "chargingProfileKind": "Absolute",
+                        "chargingSchedule": [
+                            {
+                                "id": 1,
+                                "chargingRateUnit": "A",
+                                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16}],
+                            }
+                        ],
+                    }
+                ],
+            },
+        ),
+        (
+            "NotifyCustomerInformation",
+            {"data": "none", "seqNo": 0, "generatedAt": "2026-11-20T08:00:00Z", "requestId": 3},
+        ),
+        ("NotifyMonitoringReport", {"requestId": 4, "seqNo": 0, "generatedAt": "2026-11-20T08:00:00Z"}),
+        ("ReservationStatusUpdate", {"reservationId": 5, "reservationUpdateStatus": "Expired"}),
+        ("NotifyChargingLimit", {"chargingLimit": {"chargingLimitSource": "EMS"}}),
+        ("ClearedChargingLimit", {"chargingLimitSource": "EMS"}),
+        ("PublishFirmwareStatusNotification", {"status": "Published"}),
+    ],
+)
+def test_results_of_csms_requests_are_journaled_and_acknowledged(client201, action, payload):
+    cp = client201("CP201-RESULTS")
+    cp.boot()
+    assert cp.result(action, payload, message_id="r-1") == {}
+    row = MessageLog.objects.get(station__ocpp_id="CP201-RESULTS", action=action, kind=MessageLog.Kind.CALL)
+    assert json.loads(row.payload)[3] == payload
