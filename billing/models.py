@@ -221,3 +221,38 @@ class MeterValue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.measurand}{'/' + self.phase if self.phase else ''}={self.raw_value}{self.unit}"
+
+
+class TransactionEventRecord(models.Model):
+    """One OCPP 2.0.1 TransactionEvent as received (part 2 E01-E15), the ledger that makes replays harmless: a
+    (station, transactionId, seqNo) seen before is answered again and changes nothing. The session it fed is
+    found by the station's transactionId (billing/services/transaction_events.py)."""
+
+    station = models.ForeignKey(
+        "stations.Station", on_delete=models.CASCADE, related_name="transaction_events"
+    )
+    session = models.ForeignKey(
+        ChargingSession, on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+    )
+    transaction_id = models.CharField(max_length=36)  # the station's transactionInfo.transactionId
+    seq_no = models.PositiveIntegerField()
+    event_type = models.CharField(max_length=8)  # Started / Updated / Ended
+    trigger_reason = models.CharField(max_length=32)
+    timestamp = models.DateTimeField()  # station clock
+    offline = models.BooleanField(default=False)
+    charging_state = models.CharField(max_length=16, blank=True)
+    stopped_reason = models.CharField(max_length=32, blank=True)
+    message_id = models.CharField(max_length=64, blank=True)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["station", "transaction_id", "seq_no"]
+        constraints = [
+            # E.FR / part 4 §4.1.4: a resent message (same seqNo) is stored once.
+            models.UniqueConstraint(
+                fields=["station", "transaction_id", "seq_no"], name="txevent_unique_seq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transaction_id}#{self.seq_no} {self.event_type}"

@@ -6,13 +6,15 @@ as it came (Accepted / Rejected / CALLERROR / no answer / offline) and recorded 
 functions block until the station answers or the call times out, so they never run inside a database
 transaction (the call row must be visible to the consumer that sends it)."""
 
+import secrets
 from dataclasses import dataclass
 
 from accounts.audit import audit_record
 from billing.authorization import REASON_LABELS, authorize
-from billing.models import ChargingSession
+from billing.models import ChargingSession, TransactionEventRecord
 from eflux.lib.id_tags import normalize_id_tag
 from stations import calls
+from stations.models import Connector
 from stations.services.commands import call_meaning
 
 
@@ -43,6 +45,38 @@ def _call(*, station, action: str, payload: dict, acting_user):
     )
 
 
+def _start_call(station, tag: str, connector_id: int) -> dict:
+    if not station.is_ocpp201:
+        return {"action": "RemoteStartTransaction", "payload": {"connectorId": connector_id, "idTag": tag}}
+    # OCPP 2.0.1 F01: RequestStartTransaction names the EVSE; the platform's connector maps to (EVSE, connector).
+    evse = (
+        Connector.objects.filter(station=station, connector_id=connector_id)
+        .values_list("evse_number", flat=True)
+        .first()
+    )
+    payload = {
+        "idToken": {"idToken": tag, "type": "Central"},
+        "remoteStartId": secrets.randbelow(2**31 - 1) + 1,
+        "evseId": evse or connector_id,
+    }
+    return {"action": "RequestStartTransaction", "payload": payload}
+
+
+def _stop_call(session: ChargingSession) -> dict:
+    if not session.station.is_ocpp201:
+        return {"action": "RemoteStopTransaction", "payload": {"transactionId": session.transaction_id}}
+    # F03: the station's own transactionId, as its TransactionEvents named it.
+    tx = (
+        TransactionEventRecord.objects.filter(session=session)
+        .values_list("transaction_id", flat=True)
+        .first()
+    )
+    return {
+        "action": "RequestStopTransaction",
+        "payload": {"transactionId": tx or str(session.transaction_id)},
+    }
+
+
 def session_remote_start(*, station, id_tag: str, connector_id: int, acting_user) -> RemoteResult:
     tag = normalize_id_tag(id_tag, strict=False)
     decision = authorize(station=station, id_tag=tag)
@@ -54,12 +88,7 @@ def session_remote_start(*, station, id_tag: str, connector_id: int, acting_user
             answer=decision.status,
         )
     else:
-        call = _call(
-            station=station,
-            action="RemoteStartTransaction",
-            payload={"connectorId": connector_id, "idTag": tag},
-            acting_user=acting_user,
-        )
+        call = _call(station=station, **_start_call(station, tag, connector_id), acting_user=acting_user)
         result = _outcome(call, "Remote start")
     audit_record(
         actor=acting_user,
@@ -78,12 +107,7 @@ def session_remote_stop(*, session: ChargingSession, acting_user) -> RemoteResul
     if not session.is_active or not session.transaction_id:
         result = RemoteResult(False, "Not sent: the session is not running.")
     else:
-        call = _call(
-            station=station,
-            action="RemoteStopTransaction",
-            payload={"transactionId": session.transaction_id},
-            acting_user=acting_user,
-        )
+        call = _call(station=station, **_stop_call(session), acting_user=acting_user)
         result = _outcome(call, "Remote stop")
     audit_record(
         actor=acting_user,

@@ -47,6 +47,53 @@ SUPPORTED_ACTIONS = frozenset(
         "UpdateFirmware",
     }
 )
+# OCPP 2.0.1 CSMS-initiated messages (part 2, use cases B-P). The payload is validated against the library's
+# 2.0.1 schema before it is queued, so each is as safe to send as the ones the portal builds.
+SUPPORTED_ACTIONS_201 = frozenset(
+    {
+        "GetVariables",
+        "SetVariables",
+        "GetBaseReport",
+        "GetReport",
+        "Reset",
+        "ChangeAvailability",
+        "UnlockConnector",
+        "TriggerMessage",
+        "RequestStartTransaction",
+        "RequestStopTransaction",
+        "GetTransactionStatus",
+        "ClearCache",
+        "DataTransfer",
+        "GetLog",
+        "UpdateFirmware",
+        "SetNetworkProfile",
+        "SendLocalList",
+        "GetLocalListVersion",
+        "ReserveNow",
+        "CancelReservation",
+        "SetChargingProfile",
+        "GetChargingProfiles",
+        "ClearChargingProfile",
+        "GetCompositeSchedule",
+        "SetDisplayMessage",
+        "GetDisplayMessages",
+        "ClearDisplayMessage",
+        "CustomerInformation",
+        "InstallCertificate",
+        "DeleteCertificate",
+        "GetInstalledCertificateIds",
+        "CertificateSigned",
+        "SetVariableMonitoring",
+        "ClearVariableMonitoring",
+        "SetMonitoringBase",
+        "SetMonitoringLevel",
+        "GetMonitoringReport",
+        "PublishFirmware",
+        "UnpublishFirmware",
+        "CostUpdated",
+    }
+)
+ACTIONS_BY_VERSION = {"1.6": SUPPORTED_ACTIONS, "2.0.1": SUPPORTED_ACTIONS_201}
 # A SENT call whose connection died without cleaning up (a killed process) is settled this long after its
 # own timeout; a PENDING call gives up after queue wait + timeout when nothing ever takes it.
 SETTLE_GRACE = timedelta(seconds=10)
@@ -57,8 +104,11 @@ class CallInvalid(ValueError):
 
 
 def _validate(action: str, payload: dict, version: str) -> None:
-    if action not in SUPPORTED_ACTIONS:
-        raise CallInvalid(f"unsupported action {action!r}; supported: {', '.join(sorted(SUPPORTED_ACTIONS))}")
+    supported = ACTIONS_BY_VERSION.get(version or "1.6", SUPPORTED_ACTIONS)
+    if action not in supported:
+        raise CallInvalid(
+            f"unsupported action {action!r} for OCPP {version or '1.6'}; supported: {', '.join(sorted(supported))}"
+        )
     try:
         v.validate(version or "1.6", v.CALL, action, payload)
     except v.PayloadInvalid as e:
@@ -78,9 +128,13 @@ def call_send(
     """Queue a call for `station` and return at once. A station that is not connected gets an OFFLINE row.
     A call not sent within `send_within` seconds (default OCPP_CALL_QUEUE_SECONDS) is settled as timed out
     and never sent afterwards."""
-    version = (station.ocpp_version or "ocpp1.6").removeprefix("ocpp")
+    # One read for both: the version the station negotiated on its live connection (a caller's object may be
+    # older than its last connect) and whether it is connected.
+    connected, subprotocol = Station.objects.filter(pk=station.pk).values_list(
+        "is_connected", "ocpp_version"
+    ).first() or (False, "")
+    version = (subprotocol or station.ocpp_version or "ocpp1.6").removeprefix("ocpp")
     _validate(action, payload, version)
-    connected = Station.objects.filter(pk=station.pk, is_connected=True).exists()
     now = timezone.now()
     call = OcppCall.objects.create(
         station=station,

@@ -74,6 +74,14 @@ class ResetForm(forms.Form):
         widget=forms.RadioSelect,
     )
 
+    def __init__(self, *args, station=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if station is not None:
+            # The station's OCPP version decides the reset types (1.6 Soft/Hard, 2.0.1 OnIdle/Immediate).
+            kinds = commands.reset_kinds(station)
+            self.fields["kind"].choices = [(k, StationReset.Kind(k).label) for k in kinds]
+            self.fields["kind"].initial = kinds[0]
+
 
 class EvseIdBatchForm(forms.Form):
     country_code = forms.CharField(

@@ -50,8 +50,16 @@ class Station(TariffFields):
         max_length=32, choices=SetupState.choices, default=SetupState.NEEDS_CONFIGURATION
     )
 
+    # OCPP 2.0.1 B01-B03: what the last BootNotification was answered (Accepted / Pending / Rejected). While it
+    # is not Accepted, every other CALL of a 2.0.1 station is answered SecurityError (B02.FR.09, B03.FR.07).
+    boot_status = models.CharField(max_length=16, blank=True)
+    boot_reason = models.CharField(max_length=32, blank=True)  # 2.0.1 BootReasonEnumType
+    # The last GetBaseReport/GetReport asked for, and when its last NotifyReport part (tbc false) arrived.
+    device_report_request_id = models.IntegerField(null=True, blank=True)
+    device_report_done_at = models.DateTimeField(null=True, blank=True)
+
     # BootNotification data (OCPP 1.6 §6.2).
-    vendor = models.CharField(max_length=20, blank=True)
+    vendor = models.CharField(max_length=50, blank=True)  # 1.6 CiString20, 2.0.1 vendorName string[50]
     model = models.CharField(max_length=20, blank=True)
     serial_number = models.CharField(max_length=25, blank=True)  # chargePointSerialNumber
     charge_box_serial_number = models.CharField(max_length=25, blank=True)
@@ -138,6 +146,15 @@ class Station(TariffFields):
         return self.ocpp_id
 
     @property
+    def ocpp_version_display(self) -> str:
+        """The negotiated subprotocol as people write the version ("ocpp2.0.1" -> "2.0.1")."""
+        return self.ocpp_version.removeprefix("ocpp")
+
+    @property
+    def is_ocpp201(self) -> bool:
+        return self.ocpp_version == "ocpp2.0.1"
+
+    @property
     def requires_password(self) -> bool:
         return self.password_required
 
@@ -189,7 +206,12 @@ class Connector(models.Model):
         DC = "dc", "DC"
 
     station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="connectors")
+    # The platform's connector number (1.6 connectorId). For OCPP 2.0.1 it numbers the (EVSE, connector) pairs
+    # below in the order the station first reported them, so sessions, pricing and pages stay version-neutral.
     connector_id = models.PositiveIntegerField()
+    # OCPP 2.0.1 (part 2 §2.2 3-tier model): the EVSE id and the connector id within that EVSE; null for 1.6.
+    evse_number = models.PositiveIntegerField(null=True, blank=True)
+    evse_connector = models.PositiveIntegerField(null=True, blank=True)
 
     # Last reported status (ChargePointStatus / ChargePointErrorCode).
     status = models.CharField(max_length=32, blank=True)
@@ -211,6 +233,12 @@ class Connector(models.Model):
         constraints = [
             # StatusNotification upserts by (station, connectorId).
             models.UniqueConstraint(fields=["station", "connector_id"], name="connector_unique_station_cid"),
+            # OCPP 2.0.1 StatusNotification upserts by (station, evseId, connectorId).
+            models.UniqueConstraint(
+                fields=["station", "evse_number", "evse_connector"],
+                condition=models.Q(evse_number__isnull=False),
+                name="connector_unique_station_evse",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -358,11 +386,13 @@ class ConfigurationProfileKey(models.Model):
         NONE = "", "Fixed value"
         # OCPP-J 1.6 §7 (errata 3.12) / security whitepaper A00.FR.205: 20 random bytes, 40 hex digits,
         # fresh per station and per attempt, never stored in clear.
+        # OCPP 2.0.1: the same 40 hex digits as SecurityCtrlr.BasicAuthPassword (passwordString[40], A01).
         AUTHORIZATION_KEY = "authorization_key", "Fresh AuthorizationKey per station"
 
     profile = models.ForeignKey(ConfigurationProfile, on_delete=models.CASCADE, related_name="keys")
-    # OCPP 1.6 §6.9 ChangeConfiguration.req: key CiString50Type, value CiString500Type.
-    key = models.CharField(max_length=50)
+    # OCPP 1.6 §6.9 ChangeConfiguration.req: key CiString50Type, value CiString500Type. OCPP 2.0.1:
+    # "Component.Variable" (component and variable names are identifierString[50] each).
+    key = models.CharField(max_length=100)
     value = models.CharField(max_length=500, blank=True)
     generate = models.CharField(max_length=32, choices=Generate.choices, blank=True, default="")
     position = models.PositiveIntegerField(default=0)
@@ -459,19 +489,32 @@ class StationConfigurationKey(models.Model):
         REBOOT_REQUIRED = "reboot_required", "Reboot required"
         REJECTED = "rejected", "Rejected"
         NOT_SUPPORTED = "not_supported", "Not supported"
+        # OCPP 2.0.1 SetVariableStatusEnumType (part 2 §3.94).
+        UNKNOWN_COMPONENT = "unknown_component", "Unknown component"
+        UNKNOWN_VARIABLE = "unknown_variable", "Unknown variable"
+        NOT_SUPPORTED_ATTRIBUTE = "not_supported_attribute", "Attribute type not supported"
         TIMED_OUT = "timed_out", "Timed out"
         FAILED = "failed", "Failed"
 
     OK = (State.ACCEPTED, State.REBOOT_REQUIRED)
-    FAILURES = (State.REJECTED, State.NOT_SUPPORTED, State.TIMED_OUT, State.FAILED)
+    FAILURES = (
+        State.REJECTED,
+        State.NOT_SUPPORTED,
+        State.UNKNOWN_COMPONENT,
+        State.UNKNOWN_VARIABLE,
+        State.NOT_SUPPORTED_ATTRIBUTE,
+        State.TIMED_OUT,
+        State.FAILED,
+    )
 
     station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="configuration_keys")
-    key = models.CharField(max_length=50)
+    # 1.6: the configuration key; 2.0.1: "Component.Variable" (stations/services/configuration_v201.py).
+    key = models.CharField(max_length=100)
     desired_value = models.CharField(max_length=500, blank=True)  # empty for secrets
     is_secret = models.BooleanField(default=False)
-    reported_value = models.CharField(max_length=500, blank=True)  # from GetConfiguration
+    reported_value = models.CharField(max_length=500, blank=True)  # from GetConfiguration / NotifyReport
     readonly = models.BooleanField(default=False)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    state = models.CharField(max_length=32, choices=State.choices, default=State.PENDING)
     reason = models.CharField(max_length=300, blank=True)
     position = models.PositiveIntegerField(default=0)
     job = models.ForeignKey(
@@ -507,9 +550,12 @@ class StationReset(models.Model):
     class Kind(models.TextChoices):
         SOFT = "Soft", "Soft"
         HARD = "Hard", "Hard"
+        # OCPP 2.0.1 ResetEnumType (B11/B12).
+        ON_IDLE = "OnIdle", "On idle"
+        IMMEDIATE = "Immediate", "Immediate"
 
     station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="resets")
-    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.HARD)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.HARD)
     call = models.ForeignKey(OcppCall, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     requested_by = models.ForeignKey(
         "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -580,3 +626,7 @@ class EvseId(models.Model):
 
     def __str__(self) -> str:
         return self.evse_id
+
+
+# OCPP 2.0.1 device model and event stream (stations/models_device.py); imported here so Django finds them.
+from .models_device import DeviceVariable, StationEvent  # noqa: E402, F401

@@ -242,6 +242,8 @@ def station_detail(request, pk):
         AuditEvent.objects.filter(station=station).select_related("actor").visible_to(request.user)[:30]
     )
     context["remote_panel"] = _remote_panel_available(request, station)
+    # OCPP 2.0.1 NotifyEvent stream (N07): the newest events, as the station reported them.
+    context["events"] = station.events.all()[:20] if station.is_ocpp201 else []
     return _render(request, "stations/station_detail.html", context, "stations/_overview_live.html")
 
 
@@ -265,7 +267,7 @@ def _configuration_context(request, station):
         reset=reset,
         reset_progress=progress,
         reset_busy=bool(progress and any(s["state"] == "busy" for s in progress)),
-        reset_form=ResetForm(),
+        reset_form=ResetForm(station=station),
         live=bool(job and job.status in (ConfigurationJob.Status.PENDING, ConfigurationJob.Status.RUNNING)),
         waiting=bool(job and job.status == ConfigurationJob.Status.WAITING),
     )
@@ -299,8 +301,8 @@ def station_auto_configuration(request, pk):
 def station_reset(request, pk):
     station = _station(request, pk)
     _require_manage(request, station)
-    form = ResetForm(request.POST)
-    kind = form.cleaned_data["kind"] if form.is_valid() else commands.DEFAULT_RESET_KIND
+    form = ResetForm(request.POST, station=station)
+    kind = form.cleaned_data["kind"] if form.is_valid() else commands.reset_kinds(station)[0]
     commands.station_reset(station=station, kind=kind, acting_user=request.user)
     if not station.is_connected:
         messages.warning(request, "The station is offline: the reset cannot be delivered.")

@@ -37,6 +37,7 @@ from pathlib import Path
 from stations.models import ConfigurationJob
 from stations.services import configuration
 from stations.simulator import SimulatedStation
+from stations.simulator.v201 import SimulatedStation201
 from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,9 +52,9 @@ def ocpp_url(server) -> str:
 class StationThread:
     """A SimulatedStation running on its own asyncio loop in a daemon thread."""
 
-    def __init__(self, server, ocpp_id: str, **kwargs):
+    def __init__(self, server, ocpp_id: str, *, station_class: type = SimulatedStation, **kwargs):
         kwargs.setdefault("reboot_delay", 0.3)
-        self.station = SimulatedStation(ocpp_url(server), ocpp_id, **kwargs)
+        self.station = station_class(ocpp_url(server), ocpp_id, **kwargs)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name=f"sim-{ocpp_id}", daemon=True)
         self._task_done = threading.Event()
@@ -130,6 +131,14 @@ class StationThread:
 def running_station(server, ocpp_id: str, **kwargs) -> Iterator[StationThread]:
     """A simulated charger for the duration of the block (see the module docstring)."""
     sim = StationThread(server, ocpp_id, **kwargs)
+    with sim:
+        yield sim
+
+
+@contextlib.contextmanager
+def running_station_201(server, ocpp_id: str, **kwargs) -> Iterator[StationThread]:
+    """A simulated OCPP 2.0.1 charger (stations.simulator.v201.SimulatedStation201) for the block."""
+    sim = StationThread(server, ocpp_id, station_class=SimulatedStation201, **kwargs)
     with sim:
         yield sim
 

@@ -31,6 +31,9 @@ class Flag:
     NO_START_METER = "no_start_meter"
     BAD_METER_VALUE = "bad_meter_value"
     BAD_INTEGER = "integer_out_of_range"
+    # OCPP 2.0.1 TransactionEvent (billing/services/transaction_events.py).
+    EVENTS_MISSING = "transaction_events_missing"
+    STARTED_NOT_RECEIVED = "transaction_started_not_received"
 
 
 FLAG_LABELS = {
@@ -49,6 +52,8 @@ FLAG_LABELS = {
     Flag.NO_START_METER: "Meter start or stop missing (energy counted as 0)",
     Flag.BAD_METER_VALUE: "Unreadable meter value",
     Flag.BAD_INTEGER: "A number outside the storable range (kept empty)",
+    Flag.EVENTS_MISSING: "Some TransactionEvents (seqNo) of this transaction never arrived",
+    Flag.STARTED_NOT_RECEIVED: "The transaction's Started event has not arrived",
 }
 
 

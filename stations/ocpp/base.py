@@ -58,6 +58,14 @@ class CsmsChargePointMixin:
         self._call_log_ids: dict[str, int] = {}  # outbound CALL message id → its journal row
         self._background: set[asyncio.Task] = set()
 
+    def frame_error_kind(self, error: framing.FrameInvalid) -> str:
+        """The error kind a broken frame is answered with (OCPP-J 1.6: as framing classified it)."""
+        return error.kind
+
+    async def refuse_call(self, action: str) -> str | None:
+        """A reason to answer this CALL SecurityError before it is handled, or None (2.0.1 B02/B03)."""
+        return None
+
     # --- incoming ---------------------------------------------------------------------------------
 
     async def start(self):
@@ -70,12 +78,13 @@ class CsmsChargePointMixin:
             frame = framing.parse(raw)
         except framing.FrameInvalid as e:
             await self._journal_in(MessageLog.Kind.INVALID, "", e.message_id, masking.mask_raw(raw))
+            kind = self.frame_error_kind(e)
             if e.message_type in (3, 4):
                 # A broken answer is never answered (OCPP-J §4.2: CALLERROR replies to a CALL); the call it
                 # belongs to, if any, fails with the reason.
-                self._resolve(e.message_id, CallOutcome("error", None, self.ERRORS[e.kind], e.description))
+                self._resolve(e.message_id, CallOutcome("error", None, self.ERRORS[kind], e.description))
                 return
-            await self._send_error(e.message_id, e.kind, e.description, response_to=None)
+            await self._send_error(e.message_id, kind, e.description, response_to=None)
             return
 
         if frame.message_type == 2:
@@ -127,6 +136,10 @@ class CsmsChargePointMixin:
             )
 
     async def _handle_frame_call(self, frame: framing.Frame, log_id: int):
+        refusal = await self.refuse_call(frame.action)
+        if refusal:
+            await self._send_error(frame.message_id, v.SECURITY, refusal, log_id)
+            return
         handlers = self.route_map.get(frame.action)
         if not handlers or "_on_action" not in handlers:
             # OCPP-J 1.6 §4.2.3: NotImplemented = "Action is not known by receiver"; NotSupported = "Action is

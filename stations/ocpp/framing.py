@@ -27,10 +27,23 @@ class Frame:
 
 
 class FrameInvalid(Exception):
-    def __init__(self, kind: str, description: str, message_id: str = UNKNOWN_ID, message_type: int = 0):
+    """`kind` is the OCPP-J 1.6 classification. `envelope` says the RPC wrapper itself is broken (not the payload):
+    OCPP-J 2.0.1 part 4 §4.3 answers those RpcFrameworkError (MessageTypeNotSupported for an unknown
+    MessageTypeId, §4.1.3), whatever 1.6 calls them."""
+
+    def __init__(
+        self,
+        kind: str,
+        description: str,
+        message_id: str = UNKNOWN_ID,
+        message_type: int = 0,
+        *,
+        envelope: bool = True,
+    ):
         super().__init__(description)
         self.kind, self.description = kind, description
         self.message_id, self.message_type = message_id, message_type
+        self.envelope = envelope
 
 
 def _no_constant(name):
@@ -135,7 +148,7 @@ def parse(text: str) -> Frame:
         raise FrameInvalid(v.TYPE, f"UniqueId longer than {MAX_MESSAGE_ID} characters", msg[1], message_type)
     if string_problem:
         # OCPP-J 1.6 §4.2.3 FormationViolation: "Payload for Action is syntactically incorrect".
-        raise FrameInvalid(v.FORMATION, string_problem, msg[1], message_type)
+        raise FrameInvalid(v.FORMATION, string_problem, msg[1], message_type, envelope=False)
     if message_type == 2:
         if not isinstance(msg[2], str) or not msg[2]:
             raise FrameInvalid(v.TYPE, "Action must be a non-empty string", message_id, message_type)

@@ -1,12 +1,15 @@
 """Secrets never reach the journal: the AuthorizationKey value (OCPP-J 1.6 §6.4 / errata 3.12, the HTTP
 Basic password) is masked wherever a {"key": "AuthorizationKey", "value": ...} pair appears: in
-ChangeConfiguration.req and in GetConfiguration.conf (a charger may wrongly report the write-only key)."""
+ChangeConfiguration.req and in GetConfiguration.conf (a charger may wrongly report the write-only key). OCPP 2.0.1:
+SecurityCtrlr.BasicAuthPassword (A01, WriteOnly) wherever an attributeValue names that variable (SetVariables
+data and results, GetVariables results, NotifyReport attributes)."""
 
 import json
 import re
 
 MASK = "********"
 SECRET_KEYS = {"authorizationkey"}
+SECRET_VARIABLES = {"basicauthpassword"}
 
 
 def mask(obj):
@@ -15,6 +18,14 @@ def mask(obj):
         key = obj.get("key")
         if isinstance(key, str) and key.lower() in SECRET_KEYS and "value" in out:
             out["value"] = MASK
+        variable = obj.get("variable")
+        name = variable.get("name") if isinstance(variable, dict) else None
+        if isinstance(name, str) and name.lower() in SECRET_VARIABLES:
+            if "attributeValue" in out:
+                out["attributeValue"] = MASK
+            for attribute in out.get("variableAttribute") or []:
+                if isinstance(attribute, dict) and "value" in attribute:
+                    attribute["value"] = MASK
         return out
     if isinstance(obj, list):
         return [mask(v) for v in obj]
@@ -35,8 +46,9 @@ def storable(text: str) -> str:
 
 def mask_raw(text: str) -> str:
     # A frame that failed to parse cannot be masked field by field; keep it only if it cannot hold a secret.
-    if "authorizationkey" in text.lower():
-        return "<frame withheld: it mentions AuthorizationKey and could not be parsed>"
+    lowered = text.lower()
+    if "authorizationkey" in lowered or "basicauthpassword" in lowered:
+        return "<frame withheld: it mentions a password and could not be parsed>"
     return storable(text)
 
 

@@ -29,6 +29,10 @@ PROPERTY = "property"  # a field holds an invalid value
 OCCURRENCE = "occurrence"  # a field is missing or repeated too often
 TYPE = "type"  # a field has the wrong data type (or length, which is part of the 1.6 type, e.g. CiString20)
 NOT_IMPLEMENTED = "not_implemented"
+# OCPP-J 2.0.1 part 4 §4.3 only: the RPC wrapper is unreadable, the MessageTypeId is unknown, a security rule.
+RPC_FRAMEWORK = "rpc_framework"
+MESSAGE_TYPE = "message_type"
+SECURITY = "security"
 NOT_SUPPORTED = "not_supported"
 INTERNAL = "internal"
 

@@ -65,6 +65,15 @@ def call_audit_result(call: OcppCall) -> dict:
 # software: it re-reads its configuration and boots again (BootNotification), which is what the manual's
 # "reset with the right configuration" needs. Hard is the spec's "last resort" and may lose queued messages.
 DEFAULT_RESET_KIND = StationReset.Kind.SOFT
+# OCPP 2.0.1 ResetEnumType (B11/B12): OnIdle waits for running transactions to end (the default, as gentle as
+# 1.6 Soft), Immediate ends them and restarts now.
+RESET_KINDS_201 = (StationReset.Kind.ON_IDLE, StationReset.Kind.IMMEDIATE)
+RESET_KINDS_16 = (StationReset.Kind.SOFT, StationReset.Kind.HARD)
+
+
+def reset_kinds(station: Station) -> tuple[str, ...]:
+    """The reset types of the station's OCPP version, the default first."""
+    return RESET_KINDS_201 if station.is_ocpp201 else RESET_KINDS_16
 
 
 @transaction.atomic
@@ -101,6 +110,11 @@ def reset_progress(reset: StationReset | None, station: Station) -> list[dict] |
         steps.append({"label": f"{reset.kind} reset sent, waiting for the station's answer", "state": "busy"})
     elif call.status == OcppCall.Status.ANSWERED and answer == "Accepted":
         steps.append({"label": f"{reset.kind} reset accepted by the station", "state": "done"})
+    elif call.status == OcppCall.Status.ANSWERED and answer == "Scheduled":
+        # OCPP 2.0.1 B12: an OnIdle reset waits for the running transactions to end.
+        steps.append(
+            {"label": f"{reset.kind} reset scheduled: after the running sessions end", "state": "done"}
+        )
     else:
         reason = answer or call.get_status_display()
         steps.append({"label": f"Reset failed: {reason}", "state": "failed"})

@@ -29,6 +29,7 @@ from stations.models import (
     StationConfigurationKey,
 )
 
+from . import configuration_v201 as v201
 from .admission import station_key_accepted, station_password_hash
 from .commands import call_meaning
 from .profiles import profile_for, values_match
@@ -171,6 +172,8 @@ _CONFIGURATION_ANSWERS = {
 
 
 def _answer_state(call: OcppCall) -> tuple[str, str]:
+    if call.action == "SetVariables":
+        return v201.answer_state(call)
     meaning = call_meaning(call)
     if call.status == OcppCall.Status.ANSWERED:
         return _CONFIGURATION_ANSWERS.get(
@@ -261,7 +264,14 @@ def configuration_job_run(*, job_id: int) -> ConfigurationJob | None:
             Key.objects.filter(job=job, state__in=[Key.State.PENDING, Key.State.SENT]), key=_run_order
         )
         reported: dict[str, dict] = {}
-        if any(not r.is_secret for r in rows):
+        if station.is_ocpp201 and any(not r.is_secret for r in rows):
+            got = v201.read_device_model(
+                station=station, requested_by=job.requested_by, wait=lease.wait, beat=lease.beat
+            )
+            if got is None:
+                return _job_wait(job, station)
+            reported = got
+        elif any(not r.is_secret for r in rows):
             call = calls.call_send(
                 station=station,
                 action="GetConfiguration",
@@ -299,8 +309,10 @@ def configuration_job_run(*, job_id: int) -> ConfigurationJob | None:
                 # a row that says which call to read, never a call nobody knows about.
                 call = calls.call_send(
                     station=station,
-                    action="ChangeConfiguration",
-                    payload={"key": row.key, "value": value},
+                    action="SetVariables" if station.is_ocpp201 else "ChangeConfiguration",
+                    payload=v201.set_variable_payload(row.key, value)
+                    if station.is_ocpp201
+                    else {"key": row.key, "value": value},
                     requested_by=job.requested_by,
                     source="auto_configuration",
                 )
@@ -322,7 +334,9 @@ def configuration_job_run(*, job_id: int) -> ConfigurationJob | None:
                 return _job_wait(job, station)
 
         lease.beat(force=True)
-        return _job_finish(job)
+        job = _job_finish(job)
+        v201.after_job(station=station, requested_by=job.requested_by)
+        return job
     except _LeaseLost:
         log.warning("configuration job %s was taken over by another run; this one stops", job_id)
         return Job.objects.filter(pk=job_id).first()

@@ -27,6 +27,32 @@ DEFAULT_PROFILE_16 = [
 ]
 
 
+# OCPP 2.0.1 part 2 appendix (standardized components and variables), as "Component.Variable". Same intent as the
+# 1.6 profile, in the 2.0.1 device model's words: SampledDataCtrlr/AlignedDataCtrlr replace MeterValues*,
+# AuthCtrlr/AuthCacheCtrlr the authorization keys, TxCtrlr.TxStartPoint/TxStopPoint say when a transaction
+# starts and ends (E01/E06: the platform bills from authorization with power until the EV leaves). The
+# BasicAuthPassword goes last for the same reason as the 1.6 AuthorizationKey.
+DEFAULT_PROFILE_201 = [
+    ("OCPPCommCtrlr.HeartbeatInterval", str(settings.OCPP_HEARTBEAT_INTERVAL), ""),
+    ("SampledDataCtrlr.TxUpdatedMeasurands", "Energy.Active.Import.Register,Power.Active.Import", ""),
+    ("SampledDataCtrlr.TxUpdatedInterval", "60", ""),
+    ("SampledDataCtrlr.TxEndedMeasurands", "Energy.Active.Import.Register", ""),
+    ("AlignedDataCtrlr.Measurands", "Energy.Active.Import.Register", ""),
+    ("AlignedDataCtrlr.Interval", "900", ""),
+    ("AuthCtrlr.AuthorizeRemoteStart", "false", ""),
+    ("AuthCtrlr.LocalAuthorizeOffline", "true", ""),
+    ("AuthCtrlr.LocalPreAuthorize", "false", ""),
+    ("AuthCtrlr.OfflineTxForUnknownIdEnabled", "false", ""),
+    ("AuthCacheCtrlr.Enabled", "true", ""),
+    ("TxCtrlr.StopTxOnInvalidId", "true", ""),
+    ("TxCtrlr.TxStartPoint", "Authorized,PowerPathClosed", ""),
+    ("TxCtrlr.TxStopPoint", "EVConnected,Authorized", ""),
+    ("OCPPCommCtrlr.WebSocketPingInterval", "60", ""),
+    ("SecurityCtrlr.BasicAuthPassword", "", ConfigurationProfileKey.Generate.AUTHORIZATION_KEY),
+]
+DEFAULT_PROFILES = {"1.6": DEFAULT_PROFILE_16, "2.0.1": DEFAULT_PROFILE_201}
+
+
 def profile_default(ocpp_version: str = "1.6") -> ConfigurationProfile:
     """The default profile, created on first use (operators edit it in the admin afterwards)."""
     profile = ConfigurationProfile.objects.filter(ocpp_version=ocpp_version, is_default=True).first()
@@ -42,7 +68,7 @@ def profile_default(ocpp_version: str = "1.6") -> ConfigurationProfile:
             )
             ConfigurationProfileKey.objects.bulk_create(
                 ConfigurationProfileKey(profile=profile, key=k, value=v, generate=g, position=i)
-                for i, (k, v, g) in enumerate(DEFAULT_PROFILE_16)
+                for i, (k, v, g) in enumerate(DEFAULT_PROFILES[ocpp_version])
             )
     except IntegrityError:  # created by a concurrent request
         profile = ConfigurationProfile.objects.get(ocpp_version=ocpp_version, is_default=True)
@@ -50,8 +76,7 @@ def profile_default(ocpp_version: str = "1.6") -> ConfigurationProfile:
 
 
 def profile_for(station: Station) -> ConfigurationProfile:
-    # Only OCPP 1.6 is spoken today; a 2.0.1 profile would be picked by station.ocpp_version here.
-    return profile_default("1.6")
+    return profile_default("2.0.1" if station.is_ocpp201 else "1.6")
 
 
 def values_match(reported: str, desired: str) -> bool:

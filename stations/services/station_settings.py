@@ -113,11 +113,14 @@ def station_settings_update(
     result = {}
     availability_call = None
     if "is_disabled" in changes:
-        # OCPP 1.6 §5.2: connectorId 0 addresses the whole charge point.
+        wanted = "Inoperative" if station.is_disabled else "Operative"
         availability_call = calls.call_send(
             station=station,
             action="ChangeAvailability",
-            payload={"connectorId": 0, "type": "Inoperative" if station.is_disabled else "Operative"},
+            # OCPP 1.6 §5.2: connectorId 0 addresses the whole charge point; 2.0.1 G03: no evse = the station.
+            payload={"operationalStatus": wanted}
+            if station.is_ocpp201
+            else {"connectorId": 0, "type": wanted},
             requested_by=acting_user,
             source=source,
         )

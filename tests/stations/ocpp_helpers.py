@@ -38,12 +38,12 @@ async def exchange(ws, frame, timeout: float = 20):
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))
 
 
-async def handshake(server, ocpp_id: str, password: str | None = None):
+async def handshake(server, ocpp_id: str, password: str | None = None, *, subprotocols=("ocpp1.6",)):
     """Connect (with HTTP Basic when `password` is given) and send a Heartbeat: True if answered, else the
     HTTP status the handshake was refused with."""
     headers = basic_auth(ocpp_id, password) if password else None
     try:
-        async with await connect(server, ocpp_id, headers=headers) as ws:
+        async with await connect(server, ocpp_id, headers=headers, subprotocols=subprotocols) as ws:
             return await heartbeat_ok(ws)
     except websockets.InvalidStatus as refused:
         return refused.response.status_code

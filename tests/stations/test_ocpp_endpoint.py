@@ -179,7 +179,7 @@ def test_newest_connection_wins_and_old_ones_late_disconnect_keeps_station_onlin
 
 
 @pytest.mark.parametrize(
-    "offered", [None, ("ocpp1.5",), ("ocpp2.0.1", "ocpp1.2")], ids=["none", "1.5", "others"]
+    "offered", [None, ("ocpp1.5",), ("ocpp2.0", "ocpp1.2")], ids=["none", "1.5", "others"]
 )
 def test_no_supported_subprotocol_completes_handshake_without_one_and_closes(daphne_server, offered):
     async def scenario():

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from stations.calls import SUPPORTED_ACTIONS, CallInvalid, call_and_wait
+from stations.calls import ACTIONS_BY_VERSION, CallInvalid, call_and_wait
 from stations.models import OcppCall, Station
 from stations.services.commands import call_meaning
 
@@ -12,7 +12,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("ocpp_id")
-        parser.add_argument("action", help=", ".join(sorted(SUPPORTED_ACTIONS)))
+        parser.add_argument(
+            "action",
+            help="any action of the station's OCPP version: "
+            + "; ".join(f"{v}: {', '.join(sorted(a))}" for v, a in ACTIONS_BY_VERSION.items()),
+        )
         parser.add_argument(
             "payload", nargs="?", default="{}", help='JSON payload, e.g. \'{"type": "Soft"}\''
         )

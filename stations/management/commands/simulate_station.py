@@ -1,4 +1,5 @@
-"""manage.py simulate_station CP-1: a simulated OCPP 1.6J charger that connects to a running server.
+"""manage.py simulate_station CP-1 [--ocpp 2.0.1]: a simulated OCPP 1.6J (default) or 2.0.1 charger that connects to
+a running server.
 
 It talks to the server only over the websocket (stations/simulator/), like a charger in the field, and logs
 what it does in plain words. Stop it with Ctrl-C (or --duration)."""
@@ -11,11 +12,13 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from stations.simulator.v16 import SimulatedStation
+from stations.simulator.v201 import SimulatedStation201
 
 
 class Command(BaseCommand):
     help = (
-        "Run a simulated OCPP 1.6J charge point against a running server (boots, heartbeats, answers calls)."
+        "Run a simulated OCPP 1.6J or 2.0.1 charge point against a running server (boots, heartbeats, answers "
+        "calls)."
     )
 
     def add_arguments(self, parser):
@@ -34,20 +37,33 @@ class Command(BaseCommand):
             "the charger runs profile 0: it stores a key it is sent but connects without credentials until "
             "SecurityProfile is raised to 1",
         )
-        parser.add_argument("--connectors", type=int, default=2, help="number of connectors (default 2)")
+        parser.add_argument(
+            "--ocpp",
+            choices=["1.6", "2.0.1"],
+            default="1.6",
+            help="the OCPP version it speaks (subprotocol ocpp1.6 or ocpp2.0.1; default %(default)s)",
+        )
+        parser.add_argument(
+            "--connectors",
+            type=int,
+            default=2,
+            help="number of connectors (2.0.1: EVSEs of one connector; default 2)",
+        )
         parser.add_argument(
             "--reject-key",
             action="append",
             default=[],
             metavar="KEY",
-            help="a configuration key whose ChangeConfiguration is always Rejected (repeatable)",
+            help="a configuration key whose ChangeConfiguration is always Rejected (repeatable); for 2.0.1 a "
+            "Component.Variable whose SetVariables is Rejected",
         )
         parser.add_argument(
             "--reboot-key",
             action="append",
             default=None,
             metavar="KEY",
-            help="a key whose change answers RebootRequired (repeatable; default WebSocketPingInterval)",
+            help="a key whose change answers RebootRequired (repeatable; default WebSocketPingInterval, for 2.0.1 "
+            "OCPPCommCtrlr.WebSocketPingInterval)",
         )
         parser.add_argument(
             "--heartbeat-interval",
@@ -79,13 +95,44 @@ class Command(BaseCommand):
         parser.add_argument("--serial", default=None, help="charge point serial number (default SIM-<id>)")
         parser.add_argument("--vendor", default="EfluxSim")
         parser.add_argument("--model", default="SIM-AC22")
-        parser.add_argument("--firmware", default="1.6.0-sim")
+        parser.add_argument(
+            "--firmware", default=None, help="firmware version (default 1.6.0-sim / 2.0.1-sim)"
+        )
 
     def handle(self, *args, **options):
         if options["connectors"] < 1:
             raise CommandError("--connectors must be at least 1")
         self._setup_logging(options["verbosity"])
-        station = SimulatedStation(
+        station: SimulatedStation | SimulatedStation201
+        if options["ocpp"] == "2.0.1":
+            station = SimulatedStation201(
+                options["url"],
+                options["ocpp_id"],
+                password=options["password"],
+                evses=options["connectors"],
+                reject_variables=options["reject_key"],
+                reboot_variables=options["reboot_key"] or ("OCPPCommCtrlr.WebSocketPingInterval",),
+                heartbeat_interval=options["heartbeat_interval"],
+                serial_number=options["serial"],
+                vendor=options["vendor"],
+                model=options["model"],
+                firmware_version=options["firmware"] or "2.0.1-sim",
+                state_file=options["state"],
+            )
+            if options["meter_interval"] is not None:
+                station.configuration.keys["SampledDataCtrlr.TxUpdatedInterval"].value = str(
+                    options["meter_interval"]
+                )
+        else:
+            station = self._station_16(options)
+        asyncio.run(self._main(station, options["duration"], options["swipe"]))
+        self.stdout.write(
+            f"{station.ocpp_id}: stopped ({station.boot_count} boot(s), "
+            f"{station.connection_count} connection(s))"
+        )
+
+    def _station_16(self, options) -> SimulatedStation:
+        return SimulatedStation(
             options["url"],
             options["ocpp_id"],
             password=options["password"],
@@ -97,16 +144,13 @@ class Command(BaseCommand):
             serial_number=options["serial"],
             vendor=options["vendor"],
             model=options["model"],
-            firmware_version=options["firmware"],
+            firmware_version=options["firmware"] or "1.6.0-sim",
             state_file=options["state"],
         )
-        asyncio.run(self._main(station, options["duration"], options["swipe"]))
-        self.stdout.write(
-            f"{station.ocpp_id}: stopped ({station.boot_count} boot(s), "
-            f"{station.connection_count} connection(s))"
-        )
 
-    async def _main(self, station: SimulatedStation, duration: float | None, swipe: str | None) -> None:
+    async def _main(
+        self, station: SimulatedStation | SimulatedStation201, duration: float | None, swipe: str | None
+    ) -> None:
         loop = asyncio.get_running_loop()
         stopping = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -121,7 +165,7 @@ class Command(BaseCommand):
             await station.stop(stop_transactions=True)
             await runner
 
-    async def _swipe_after_boot(self, station: SimulatedStation, id_tag: str) -> None:
+    async def _swipe_after_boot(self, station: SimulatedStation | SimulatedStation201, id_tag: str) -> None:
         await station.wait_booted(timeout=float("inf"))
         await station.swipe(id_tag)
 
