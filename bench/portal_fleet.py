@@ -85,11 +85,16 @@ def seed(stations: int, *, sessions_per_station: int, values_per_session: int, o
     """The fleet; returns its row counts and the users the pages are requested as (operator, account owner)."""
     rng = random.Random(stations)  # the same fleet for the same size
     started = time.perf_counter()
-    owner_stations = max(1, round(stations * owner_share))
-    # Account 1 is the owner's; every other account holds STATIONS_PER_ACCOUNT stations.
-    account_of = [
-        1 if i < owner_stations else 2 + (i - owner_stations) // STATIONS_PER_ACCOUNT for i in range(stations)
-    ]
+    # Account 1 is the owner's, its stations spread evenly through the fleet (and so through the station list's
+    # OCPP ID order); every other account holds STATIONS_PER_ACCOUNT stations in a row.
+    account_of, others = [], 0
+    for i in range(stations):
+        if int((i + 1) * owner_share) > int(i * owner_share):
+            account_of.append(1)
+        else:
+            account_of.append(2 + others // STATIONS_PER_ACCOUNT)
+            others += 1
+    owner_stations = account_of.count(1)
     accounts = max(account_of)
     copy_rows(Account, ({"id": a, "name": f"Account {a:05d}"} for a in range(1, accounts + 1)))
     copy_rows(
