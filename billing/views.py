@@ -8,7 +8,6 @@ import csv
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,6 +21,7 @@ from billing.forms import RemoteStartForm, SessionFilterForm
 from billing.metering import ENERGY_IMPORT_REGISTER, POWER_IMPORT, SOC
 from billing.models import ChargingSession, MeterValue
 from billing.services.review import FLAG_LABELS
+from eflux.pagination import IdOffsetPaginator
 from stations.models import Station
 
 PAGE_SIZE = 50
@@ -38,7 +38,7 @@ def _sessions_for(request):
 @login_required
 def session_list(request):
     form, qs = _sessions_for(request)
-    page = Paginator(qs.order_by("-started_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = IdOffsetPaginator(qs.order_by("-started_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "query": query.urlencode()}

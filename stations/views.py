@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import access
 from accounts.models import AuditEvent
+from eflux.pagination import IdOffsetPaginator
 
 from .forms import ConnectorForm, EvseIdBatchForm, ResetForm, StationSettingsForm
 from .models import (
@@ -89,7 +90,7 @@ def station_list(request):
     online = request.GET.get("online", "")
     if online in ("yes", "no"):
         qs = qs.filter(is_connected=(online == "yes"))
-    page = Paginator(qs.order_by("ocpp_id"), LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = IdOffsetPaginator(qs.order_by("ocpp_id"), LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
     context = {

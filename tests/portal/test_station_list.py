@@ -11,8 +11,8 @@ from stations.models import Station
 LIST = reverse("stations:list")
 
 
-def make_stations(n, prefix="S"):
-    account = Account.objects.create(name=f"Acc {prefix}")
+def make_stations(n, prefix="S", account=None):
+    account = account or Account.objects.create(name=f"Acc {prefix}")
     location = Location.objects.create(account=account, name=f"Loc {prefix}")
     Station.objects.bulk_create(
         Station(
@@ -31,6 +31,29 @@ def count_queries(client, **params):
         response = client.get(LIST, params)
     assert response.status_code == 200
     return len(ctx.captured_queries)
+
+
+def rows_and_queries(client, **params):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(LIST, params)
+    assert response.status_code == 200
+    return response.content.decode().count("<tr data-station="), len(ctx.captured_queries)
+
+
+@pytest.mark.parametrize("persona", ["operator", "account_owner"])
+def test_query_count_is_the_same_for_5_and_50_stations(request, client_for, persona, alice_account):
+    # Another account's stations are in the database too: the owner's page must not list (or count) them.
+    make_stations(30, "OTHER")
+    mine = None if persona == "operator" else alice_account
+    client = client_for(request.getfixturevalue(persona))
+    make_stations(5, "A", account=mine)
+    small_rows, small = rows_and_queries(client, q="A-")
+    make_stations(45, "B", account=mine)
+    # "-0" matches both batches (A-00000.., B-00000..): 50 stations (80 for the operator); a page shows 25.
+    big_rows, big = rows_and_queries(client, q="-0")
+    assert (small_rows, big_rows) == (5, 25)
+    assert big == small
+    assert rows_and_queries(client)[1] == small  # unfiltered: the same queries too
 
 
 def test_query_count_is_the_same_for_10_and_1000_stations(client_for, operator):
