@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0002_initial"),
+        ("billing", "0003_ocpp201_transaction_events"),
     ]
 
     operations = [
