@@ -66,6 +66,35 @@ def postgres_backends_cpu(database: str) -> dict[int, float]:
     return result
 
 
+def start_profiler(pid: int, duration: float, out: Path) -> subprocess.Popen:
+    """py-spy (PyPI) samples the server during the window: collapsed stacks ("raw"), one line per stack with
+    its sample count, only samples holding the GIL (= CPU in Python), by thread; bench/profile_top.py
+    summarises them. Sampling costs the server a little CPU (py-spy
+    reads its memory from another process), so a profiled run's ratio is not a figure."""
+    py_spy = Path(sys.executable).parent / "py-spy"
+    return subprocess.Popen(
+        [
+            str(py_spy),
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(int(duration)),
+            "--rate",
+            "100",
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--gil",
+            "--threads",
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def wait_for_line(proc: subprocess.Popen, log: Path, text: str, seconds: float = 30) -> None:
     """Wait until the server logs `text` (not a probe connection: that would log a failed handshake)."""
     deadline = time.monotonic() + seconds
@@ -132,6 +161,8 @@ async def measure(args, name: str, proc: subprocess.Popen, port: int) -> dict:
         marks["cpu0"], marks["t0"] = run_daphne.cpu_seconds(pid), time.monotonic()
         if database:
             marks["pg0"] = postgres_backends_cpu(database)
+        if args.profile and name == "eflux":
+            marks["profiler"] = start_profiler(pid, args.duration, args.profile)
 
     load_args = run_daphne.load_args(
         f"ws://127.0.0.1:{port}/ocpp/",
@@ -149,6 +180,8 @@ async def measure(args, name: str, proc: subprocess.Popen, port: int) -> dict:
     window_wall = time.monotonic() - marks["t0"]
     cpu = run_daphne.cpu_seconds(pid) - marks["cpu0"]
     peak = peak_rss_kb(pid)
+    if "profiler" in marks:
+        marks["profiler"].wait(30)
     connected = result["connected"]
     out = {
         "server": name,
@@ -295,6 +328,7 @@ def main(argv=None) -> int:
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
     p.add_argument("--json", action="store_true", help="print the whole result as JSON")
     p.add_argument("--out", type=Path, help="also write the whole result as JSON here")
+    p.add_argument("--profile", type=Path, help="py-spy the eflux process during the window into this file")
     p.add_argument("--keep-logs", type=Path, help="keep the servers' logs in this directory")
     args = p.parse_args(argv)
     if not 1 <= args.stations <= MAX_STATIONS or not 0 < args.duration <= MAX_DURATION or args.rate <= 0:

@@ -1,6 +1,8 @@
 """MeterValues.req (OCPP 1.6 §4.7): the sampled values of every station, stored as reported."""
 
 from datetime import datetime
+from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import transaction
 from django.db.models import Case, When
@@ -9,33 +11,64 @@ from django.utils import timezone
 from billing import metering
 from billing.models import ChargingSession, MeterValue
 from billing.services.review import INT32, INT64, fit_integer
-from stations.models import Station
+from eflux import bulk
+
+
+class StoredValue(NamedTuple):
+    """One MeterValue row as stored: the columns in COLUMNS order (no model instance per sampled value; a
+    3-phase sample is 11 of them)."""
+
+    station_id: int
+    session_id: int | None
+    connector_id: int
+    reported_transaction_id: int | None
+    timestamp: datetime
+    received_at: datetime
+    measurand: str
+    phase: str
+    location: str
+    context: str
+    unit: str
+    format: str
+    raw_value: str
+    value: Decimal | None
+    from_stop: bool
+    needs_review: bool
+
+
+COLUMNS = StoredValue._fields
 
 
 def meter_rows(
-    station, session, connector_id, reported_tx, samples, received_at, *, from_stop=False, review=False
-) -> list[MeterValue]:
+    station_id, session_id, connector_id, reported_tx, samples, received_at, *, from_stop=False, review=False
+) -> list[StoredValue]:
     return [
-        MeterValue(
-            station=station,
-            session=session,
-            connector_id=connector_id,
-            reported_transaction_id=reported_tx,
-            timestamp=s.timestamp,
-            received_at=received_at,
-            measurand=s.measurand,
-            phase=s.phase,
-            location=s.location,
-            context=s.context,
-            unit=s.unit,
-            format=s.format,
-            raw_value=s.raw_value,
-            value=s.value,
-            from_stop=from_stop,
-            needs_review=review,
+        StoredValue(
+            station_id,
+            session_id,
+            connector_id,
+            reported_tx,
+            s.timestamp,
+            received_at,
+            s.measurand,
+            s.phase,
+            s.location,
+            s.context,
+            s.unit,
+            s.format,
+            s.raw_value,
+            s.value,
+            from_stop,
+            review,
         )
         for s in samples
     ]
+
+
+def meter_rows_insert(rows: list[StoredValue]) -> list[StoredValue]:
+    """Store the rows (COPY on PostgreSQL, eflux/bulk.py) in the caller's transaction."""
+    bulk.rows_insert(MeterValue, COLUMNS, rows)
+    return rows
 
 
 def meter_values_record(
@@ -45,7 +78,7 @@ def meter_values_record(
     meter_value: list,
     transaction_id: int | None = None,
     received_at: datetime | None = None,
-) -> list[MeterValue]:
+) -> list[StoredValue]:
     """One MeterValues.req (see meter_values_record_many)."""
     return meter_values_record_many(
         [
@@ -61,10 +94,10 @@ def meter_values_record(
 
 
 @transaction.atomic
-def meter_values_record_many(messages: list[dict]) -> list[MeterValue]:
+def meter_values_record_many(messages: list[dict]) -> list[StoredValue]:
     """Store the sampled values of several MeterValues.req (from any stations) in one transaction: one
-    SELECT for their sessions, one INSERT for all rows, one UPDATE for live progress. The OCPP handler
-    groups concurrent messages into one call (group commit, stations/ocpp/v16_transactions.py).
+    SELECT for their sessions, one COPY (PostgreSQL) or INSERT for all rows, one UPDATE for live progress.
+    The OCPP handler groups concurrent messages into one call (group commit, stations/ocpp/v16_transactions.py).
 
     Each message has the keyword arguments of meter_values_record, meter_value in snake_case as the ocpp
     library hands it over.
@@ -132,13 +165,19 @@ def meter_values_record_many(messages: list[dict]) -> list[MeterValue]:
                 seen.add(key)
                 fresh.append(sample)
         rows += meter_rows(
-            Station(pk=station_id), session, connector_id, transaction_id, fresh, received_at, review=review
+            station_id,
+            session.pk if session is not None else None,
+            connector_id,
+            transaction_id,
+            fresh,
+            received_at,
+            review=review,
         )
         if session is not None and session.is_active and session.meter_start is not None:
             latest = metering.last_energy_wh(samples)
             if latest is not None:
                 live[session.pk] = max(0, latest - session.meter_start)
-    rows = MeterValue.objects.bulk_create(rows)
+    meter_rows_insert(rows)
     if live:
         # Live progress for the portal; the final energy comes from StopTransaction.meterStop. The status
         # condition is re-checked under the row lock, so a concurrent stop is never overwritten.
