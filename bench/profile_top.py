@@ -21,6 +21,7 @@ def main() -> None:
     p.add_argument("--top", type=int, default=40)
     p.add_argument("--match", default="", help="only frames containing this text")
     p.add_argument("--thread", default="", help="only stacks whose thread name contains this text")
+    p.add_argument("--under", default="", help="only frames called by the first frame containing this text")
     p.add_argument("--lines", action="store_true", help="one entry per line, not per function")
     args = p.parse_args()
     inclusive: Counter[str] = Counter()
@@ -35,6 +36,12 @@ def main() -> None:
             frames = [LINENO.sub(")", f) for f in frames]
         if args.thread and args.thread not in frames[0]:
             continue
+        if args.under:  # only what runs inside that function, as a share of all samples
+            inside = [i for i, f in enumerate(frames) if args.under in f]
+            if not inside:
+                total += count
+                continue
+            frames = frames[inside[0] :]
         total += count
         for frame in set(frames):
             inclusive[frame] += count

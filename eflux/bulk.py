@@ -52,3 +52,27 @@ def ids_reserve(model: type[Model], count: int) -> list[int]:
             [connection.ops.quote_name(table), column, count],
         )
         return sorted(row[0] for row in cursor.fetchall())
+
+
+def db_value(model: type[Model], name: str, value):
+    """`value` as the database takes it for `model`'s field `name` (a datetime is a string on SQLite)."""
+    return model._meta.get_field(name).get_db_prep_save(value, connection)
+
+
+def rows_update(model: type[Model], values: dict, where: str, params: Sequence) -> int:
+    """`UPDATE <table> SET <values> WHERE <where>`, the number of rows changed. `where` is SQL over the
+    table's column names with %s placeholders; pass its datetime params through db_value. For one-statement
+    writes on every frame (StatusNotification, the journal's last_seen_at): building an ORM update compiles
+    the query anew each time, ~0.5 ms of CPU here, more than the statement takes PostgreSQL."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = [model._meta.get_field(name) for name in values]
+    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in names)
+    prepared = [f.get_db_prep_save(v, connection) for f, v in zip(names, values.values(), strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET {assignments} WHERE {where}", [*prepared, *params])
+        return cursor.rowcount
+
+
+def placeholders(values: Sequence) -> str:
+    """`%s, %s, ...` for an IN (...) list of these values."""
+    return ", ".join(["%s"] * len(values))

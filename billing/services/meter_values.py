@@ -116,12 +116,16 @@ def meter_values_record_many(messages: list[dict]) -> list[StoredValue]:
         parsed.append((m["station_id"], connector_id, transaction_id, samples, problems, received_at))
 
     wanted = {tx for _, _, tx, *_ in parsed if tx is not None}
-    sessions = {
-        (s.station_id, s.transaction_id): s
-        for s in ChargingSession.objects.filter(transaction_id__in=wanted).only(
-            "id", "station_id", "transaction_id", "status", "meter_start"
-        )
-    }
+    sessions = (
+        {
+            (s.station_id, s.transaction_id): s
+            for s in ChargingSession.objects.filter(transaction_id__in=wanted).only(
+                "id", "station_id", "transaction_id", "status", "meter_start"
+            )
+        }
+        if wanted
+        else {}
+    )
     # MeterValues are transaction-related messages too (§3.7): a copy sent again because our answer was lost
     # must not store its values twice. A value already stored (same station, connector, time, measurand,
     # phase, location, context, unit and reading) is skipped.
@@ -129,9 +133,9 @@ def meter_values_record_many(messages: list[dict]) -> list[StoredValue]:
     times = {s.timestamp for *_, samples, _, _ in parsed for s in samples}
     seen = (
         set(
-            MeterValue.objects.filter(
-                station_id__in=stations_ids, timestamp__in=times, from_stop=False
-            ).values_list(
+            MeterValue.objects.filter(station_id__in=stations_ids, timestamp__in=times, from_stop=False)
+            .order_by()  # a set: no sort by the model's default ordering
+            .values_list(
                 "station_id",
                 "connector_id",
                 "timestamp",

@@ -54,7 +54,10 @@ def _write_batch(rows: list[dict]) -> list[int]:
             objs = MessageLog.objects.bulk_create([MessageLog(created_at=now, **row) for row in rows])
             ids = [obj.pk for obj in objs]
         if seen:
-            Station.objects.filter(pk__in=seen).update(last_seen_at=now)
+            ids_seen = sorted(seen)
+            bulk.rows_update(
+                Station, {"last_seen_at": now}, f"id IN ({bulk.placeholders(ids_seen)})", ids_seen
+            )
     return ids
 
 
