@@ -172,7 +172,7 @@ async def measure(args, name: str, proc: subprocess.Popen, port: int) -> dict:
         ramp=max(1.0, args.stations / args.connect_rate),
         prefix=args.prefix,
         timeout=args.timeout,
-        mix="realistic",
+        mix=args.mix,
     )
     bound = load_args.ramp + args.duration + 5 * args.timeout + 30
     result = await asyncio.wait_for(load.run(load_args, on_connected=at_window_start), bound)
@@ -271,7 +271,7 @@ def ratios(base: dict, eflux: dict) -> dict:
 def table(result: dict) -> str:
     base, eflux, ratio = result["baseline"]["summary"], result["eflux"]["summary"], result["ratios"]
     lines = [
-        f"{result['stations']} stations, {result['rate']:g} calls/s offered for {result['duration']:g} s, "
+        f"{result['stations']} stations, {result['mix']} mix, {result['rate']:g} calls/s offered for {result['duration']:g} s, "
         f"connect at {result['connect_rate']:g}/s; {result['cpus']} CPUs",
         "| metric | baseline (no DB) | eflux (PostgreSQL + Redis) | eflux / baseline |",
         "|---|---|---|---|",
@@ -319,6 +319,7 @@ def main(argv=None) -> int:
     p.add_argument("--stations", type=int, default=500)
     p.add_argument("--rate", type=float, default=500, help="calls/s offered by all stations together")
     p.add_argument("--duration", type=float, default=30, help=f"measured seconds (<= {MAX_DURATION})")
+    p.add_argument("--mix", choices=load.MIXES, default="realistic", help="bench/load.py's traffic mix")
     p.add_argument("--connect-rate", type=float, default=200, help="new connections per second")
     p.add_argument("--timeout", type=float, default=30, help="per-call and connect timeout (s)")
     p.add_argument("--settle", type=float, default=2.0, help="seconds after start before the first reading")
@@ -346,7 +347,7 @@ def main(argv=None) -> int:
         "rate": args.rate,
         "duration": args.duration,
         "connect_rate": args.connect_rate,
-        "mix": "realistic",
+        "mix": args.mix,
         "cpus": os.cpu_count(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
