@@ -161,7 +161,7 @@ async def measure(args, name: str, proc: subprocess.Popen, port: int) -> dict:
         marks["cpu0"], marks["t0"] = run_daphne.cpu_seconds(pid), time.monotonic()
         if database:
             marks["pg0"] = postgres_backends_cpu(database)
-        if args.profile and name == "eflux":
+        if args.profile and name == "eflux" and args.profile_phase == "window":
             marks["profiler"] = start_profiler(pid, args.duration, args.profile)
 
     load_args = run_daphne.load_args(
@@ -175,6 +175,8 @@ async def measure(args, name: str, proc: subprocess.Popen, port: int) -> dict:
         mix=args.mix,
     )
     bound = load_args.ramp + args.duration + 5 * args.timeout + 30
+    if args.profile and name == "eflux" and args.profile_phase == "connect":
+        marks["profiler"] = start_profiler(pid, load_args.ramp + 5, args.profile)
     result = await asyncio.wait_for(load.run(load_args, on_connected=at_window_start), bound)
     # The window ends when the last station stops (steady_end, plus at most one outstanding call).
     window_wall = time.monotonic() - marks["t0"]
@@ -329,7 +331,13 @@ def main(argv=None) -> int:
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
     p.add_argument("--json", action="store_true", help="print the whole result as JSON")
     p.add_argument("--out", type=Path, help="also write the whole result as JSON here")
-    p.add_argument("--profile", type=Path, help="py-spy the eflux process during the window into this file")
+    p.add_argument("--profile", type=Path, help="py-spy the eflux process into this file")
+    p.add_argument(
+        "--profile-phase",
+        choices=["window", "connect"],
+        default="window",
+        help="profile the measured window, or the connect phase (the ramp + 5 s)",
+    )
     p.add_argument("--keep-logs", type=Path, help="keep the servers' logs in this directory")
     args = p.parse_args(argv)
     if not 1 <= args.stations <= MAX_STATIONS or not 0 < args.duration <= MAX_DURATION or args.rate <= 0:
