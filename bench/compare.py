@@ -50,6 +50,11 @@ def peak_rss_kb(pid: int) -> int:
     raise RuntimeError("no VmHWM")
 
 
+def cpu_user_system(pid: int) -> tuple[float, float]:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) / run_daphne.TICKS, int(fields[12]) / run_daphne.TICKS
+
+
 def postgres_backends_cpu(database: str) -> dict[int, float]:
     """CPU seconds of every PostgreSQL backend process connected to `database`, by pid (from /proc; a
     backend's title is "postgres: USER DATABASE HOST(PORT) STATE")."""
@@ -159,6 +164,7 @@ async def measure(args, name: str, proc: subprocess.Popen, port: int) -> dict:
         marks["rss_kb_connected"] = run_daphne.rss_kb(pid)
         marks["cpu_connect_phase"] = run_daphne.cpu_seconds(pid) - connect_cpu0
         marks["cpu0"], marks["t0"] = run_daphne.cpu_seconds(pid), time.monotonic()
+        marks["user_system0"] = cpu_user_system(pid)
         if database:
             marks["pg0"] = postgres_backends_cpu(database)
         if args.profile and name == "eflux" and args.profile_phase == "window":
@@ -181,6 +187,7 @@ async def measure(args, name: str, proc: subprocess.Popen, port: int) -> dict:
     # The window ends when the last station stops (steady_end, plus at most one outstanding call).
     window_wall = time.monotonic() - marks["t0"]
     cpu = run_daphne.cpu_seconds(pid) - marks["cpu0"]
+    user, system = (b - a for a, b in zip(marks["user_system0"], cpu_user_system(pid), strict=True))
     peak = peak_rss_kb(pid)
     if "profiler" in marks:
         marks["profiler"].wait(30)
@@ -190,6 +197,7 @@ async def measure(args, name: str, proc: subprocess.Popen, port: int) -> dict:
         "pid": pid,
         "load": result,
         "server_cpu_seconds": round(cpu, 2),
+        "server_cpu_user_system_seconds": [round(user, 2), round(system, 2)],
         "window_seconds": round(window_wall, 2),
         "server_cpu_percent_of_one_core": round(100 * cpu / window_wall, 1),
         "server_cpu_seconds_connect_phase": round(marks["cpu_connect_phase"], 2),

@@ -8,7 +8,8 @@ one 3-phase sample (energy register, power, current and voltage per phase, SoC; 
 --mix thirds: Heartbeat / StatusNotification / MeterValues with two values in turn (the earliest figures);
 --mix transactions: the realistic mix inside charging sessions: StartTransaction, then MeterValues with the
 transactionId the server answered, Heartbeat and StatusNotification, then StopTransaction (with the meter
-reading and a transactionData sample) after SESSION_CALLS calls, and the next session. The idTags are unknown to
+reading and a transactionData sample) after SESSION_CALLS calls, and the next session. Each station starts
+its first session while booting, at a staggered point of it, so starts and stops spread over the window. The idTags are unknown to
 the server (it answers Invalid but still opens the session and stores its values; the station goes on as if
 authorized). Like a charger, a station has at most one call outstanding
 (OCPP-J §4.1.1): when the server is slower than the schedule, that station's next call waits, so the
@@ -362,6 +363,11 @@ async def run_station(
                     "timestamp": now_iso(),
                 },
             )
+        if station.mix == "transactions":
+            # The fleet is in steady state when the window opens: every station is charging, and the
+            # sessions end at staggered times (else all 500 StopTransactions would come in one burst).
+            station.answered("StartTransaction", await station.call(*station.next_message(0)))
+            station.session_calls = index % SESSION_CALLS
         report_up(accepted)
         await release.wait()  # all stations are up (or failed): the measured window starts together
         if args.rate > 0:
