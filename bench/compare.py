@@ -50,6 +50,11 @@ def peak_rss_kb(pid: int) -> int:
     raise RuntimeError("no VmHWM")
 
 
+def cpu_user_system(pid: int) -> tuple[float, float]:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) / run_daphne.TICKS, int(fields[12]) / run_daphne.TICKS
+
+
 def postgres_backends_cpu(database: str) -> dict[int, float]:
     """CPU seconds of every PostgreSQL backend process connected to `database`, by pid (from /proc; a
     backend's title is "postgres: USER DATABASE HOST(PORT) STATE")."""
@@ -64,6 +69,35 @@ def postgres_backends_cpu(database: str) -> dict[int, float]:
         except (OSError, ValueError):
             continue
     return result
+
+
+def start_profiler(pid: int, duration: float, out: Path) -> subprocess.Popen:
+    """py-spy (PyPI) samples the server during the window: collapsed stacks ("raw"), one line per stack with
+    its sample count, only samples holding the GIL (= CPU in Python), by thread; bench/profile_top.py
+    summarises them. Sampling costs the server a little CPU (py-spy
+    reads its memory from another process), so a profiled run's ratio is not a figure."""
+    py_spy = Path(sys.executable).parent / "py-spy"
+    return subprocess.Popen(
+        [
+            str(py_spy),
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(int(duration)),
+            "--rate",
+            "100",
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--gil",
+            "--threads",
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def wait_for_line(proc: subprocess.Popen, log: Path, text: str, seconds: float = 30) -> None:
@@ -130,8 +164,11 @@ async def measure(args, name: str, proc: subprocess.Popen, port: int) -> dict:
         marks["rss_kb_connected"] = run_daphne.rss_kb(pid)
         marks["cpu_connect_phase"] = run_daphne.cpu_seconds(pid) - connect_cpu0
         marks["cpu0"], marks["t0"] = run_daphne.cpu_seconds(pid), time.monotonic()
+        marks["user_system0"] = cpu_user_system(pid)
         if database:
             marks["pg0"] = postgres_backends_cpu(database)
+        if args.profile and name == "eflux" and args.profile_phase == "window":
+            marks["profiler"] = start_profiler(pid, args.duration, args.profile)
 
     load_args = run_daphne.load_args(
         f"ws://127.0.0.1:{port}/ocpp/",
@@ -141,20 +178,26 @@ async def measure(args, name: str, proc: subprocess.Popen, port: int) -> dict:
         ramp=max(1.0, args.stations / args.connect_rate),
         prefix=args.prefix,
         timeout=args.timeout,
-        mix="realistic",
+        mix=args.mix,
     )
     bound = load_args.ramp + args.duration + 5 * args.timeout + 30
+    if args.profile and name == "eflux" and args.profile_phase == "connect":
+        marks["profiler"] = start_profiler(pid, load_args.ramp + 5, args.profile)
     result = await asyncio.wait_for(load.run(load_args, on_connected=at_window_start), bound)
     # The window ends when the last station stops (steady_end, plus at most one outstanding call).
     window_wall = time.monotonic() - marks["t0"]
     cpu = run_daphne.cpu_seconds(pid) - marks["cpu0"]
+    user, system = (b - a for a, b in zip(marks["user_system0"], cpu_user_system(pid), strict=True))
     peak = peak_rss_kb(pid)
+    if "profiler" in marks:
+        marks["profiler"].wait(30)
     connected = result["connected"]
     out = {
         "server": name,
         "pid": pid,
         "load": result,
         "server_cpu_seconds": round(cpu, 2),
+        "server_cpu_user_system_seconds": [round(user, 2), round(system, 2)],
         "window_seconds": round(window_wall, 2),
         "server_cpu_percent_of_one_core": round(100 * cpu / window_wall, 1),
         "server_cpu_seconds_connect_phase": round(marks["cpu_connect_phase"], 2),
@@ -238,7 +281,7 @@ def ratios(base: dict, eflux: dict) -> dict:
 def table(result: dict) -> str:
     base, eflux, ratio = result["baseline"]["summary"], result["eflux"]["summary"], result["ratios"]
     lines = [
-        f"{result['stations']} stations, {result['rate']:g} calls/s offered for {result['duration']:g} s, "
+        f"{result['stations']} stations, {result['mix']} mix, {result['rate']:g} calls/s offered for {result['duration']:g} s, "
         f"connect at {result['connect_rate']:g}/s; {result['cpus']} CPUs",
         "| metric | baseline (no DB) | eflux (PostgreSQL + Redis) | eflux / baseline |",
         "|---|---|---|---|",
@@ -286,6 +329,7 @@ def main(argv=None) -> int:
     p.add_argument("--stations", type=int, default=500)
     p.add_argument("--rate", type=float, default=500, help="calls/s offered by all stations together")
     p.add_argument("--duration", type=float, default=30, help=f"measured seconds (<= {MAX_DURATION})")
+    p.add_argument("--mix", choices=load.MIXES, default="realistic", help="bench/load.py's traffic mix")
     p.add_argument("--connect-rate", type=float, default=200, help="new connections per second")
     p.add_argument("--timeout", type=float, default=30, help="per-call and connect timeout (s)")
     p.add_argument("--settle", type=float, default=2.0, help="seconds after start before the first reading")
@@ -295,6 +339,13 @@ def main(argv=None) -> int:
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
     p.add_argument("--json", action="store_true", help="print the whole result as JSON")
     p.add_argument("--out", type=Path, help="also write the whole result as JSON here")
+    p.add_argument("--profile", type=Path, help="py-spy the eflux process into this file")
+    p.add_argument(
+        "--profile-phase",
+        choices=["window", "connect"],
+        default="window",
+        help="profile the measured window, or the connect phase (the ramp + 5 s)",
+    )
     p.add_argument("--keep-logs", type=Path, help="keep the servers' logs in this directory")
     args = p.parse_args(argv)
     if not 1 <= args.stations <= MAX_STATIONS or not 0 < args.duration <= MAX_DURATION or args.rate <= 0:
@@ -312,7 +363,7 @@ def main(argv=None) -> int:
         "rate": args.rate,
         "duration": args.duration,
         "connect_rate": args.connect_rate,
-        "mix": "realistic",
+        "mix": args.mix,
         "cpus": os.cpu_count(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -5,7 +5,13 @@ Each station connects with subprotocol ocpp1.6, sends BootNotification and Statu
 and 1, then sends its traffic so that all stations together send --rate calls per second, for --duration
 seconds. --mix realistic (the default): Heartbeat 1 : StatusNotification 1 : MeterValues 2, each MeterValues
 one 3-phase sample (energy register, power, current and voltage per phase, SoC; 11 sampled values);
---mix thirds: Heartbeat / StatusNotification / MeterValues with two values in turn (the earliest figures). Like a charger, a station has at most one call outstanding
+--mix thirds: Heartbeat / StatusNotification / MeterValues with two values in turn (the earliest figures);
+--mix transactions: the realistic mix inside charging sessions: StartTransaction, then MeterValues with the
+transactionId the server answered, Heartbeat and StatusNotification, then StopTransaction (with the meter
+reading and a transactionData sample) after SESSION_CALLS calls, and the next session. Each station starts
+its first session while booting, at a staggered point of it, so starts and stops spread over the window. The idTags are unknown to
+the server (it answers Invalid but still opens the session and stores its values; the station goes on as if
+authorized). Like a charger, a station has at most one call outstanding
 (OCPP-J §4.1.1): when the server is slower than the schedule, that station's next call waits, so the
 achieved rate shows the server's capacity. Latency is measured from sending a CALL to receiving its
 CALLRESULT; the schedule is not corrected for that wait (coordinated omission), so read p99 as "at the
@@ -46,7 +52,10 @@ import websockets
 from websockets.asyncio.client import connect
 
 SUBPROTOCOL = "ocpp1.6"
-MIXES = ("realistic", "thirds")
+MIXES = ("realistic", "thirds", "transactions")
+# --mix transactions: a station's charging session lasts this many of its calls (StartTransaction, then the
+# realistic mix with transactionId on every MeterValues, then StopTransaction).
+SESSION_CALLS = 20
 # The generator calls itself saturated above this share of one core, or when its event loop lags this much.
 SATURATED_CPU_PERCENT = 85
 SATURATED_LAG_P99_MS = 50
@@ -136,6 +145,8 @@ class Station:
         self.meter_wh = random.randint(0, 10_000_000)
         self.soc = random.randint(5, 80)
         self.amps = random.choice((10.0, 16.0, 24.0, 32.0))  # per phase, what this charge is offered
+        self.transaction_id: int | None = None  # --mix transactions: the session in progress
+        self.session_calls = 0
         self.reader = asyncio.ensure_future(self._read())
 
     async def _read(self) -> None:
@@ -186,6 +197,8 @@ class Station:
     def next_message(self, n: int) -> tuple[str, dict]:
         if self.mix == "realistic":
             return self._realistic(n)
+        if self.mix == "transactions":
+            return self._transactions(n)
         kind = n % 3
         if kind == 0:
             return "Heartbeat", {}
@@ -229,6 +242,35 @@ class Station:
                 "timestamp": now_iso(),
             }
         return "MeterValues", {"connectorId": 1, "meterValue": [self.three_phase_sample()]}
+
+    def _transactions(self, n: int) -> tuple[str, dict]:
+        if self.transaction_id is None:
+            return "StartTransaction", {
+                "connectorId": 1,
+                "idTag": f"BENCH{self.ocpp_id[-5:]}"[:20],
+                "meterStart": self.meter_wh,
+                "timestamp": now_iso(),
+            }
+        self.session_calls += 1
+        if self.session_calls >= SESSION_CALLS:
+            sample = self.three_phase_sample()
+            tx, self.transaction_id, self.session_calls = self.transaction_id, None, 0
+            return "StopTransaction", {
+                "transactionId": tx,
+                "meterStop": self.meter_wh,
+                "timestamp": now_iso(),
+                "reason": "EVDisconnected",
+                "transactionData": [sample],
+            }
+        action, payload = self._realistic(n)
+        if action == "MeterValues":
+            payload["transactionId"] = self.transaction_id
+        return action, payload
+
+    def answered(self, action: str, result: dict | None) -> None:
+        """What a station keeps from an answer: the transactionId of its StartTransaction."""
+        if action == "StartTransaction" and result is not None:
+            self.transaction_id = result.get("transactionId")
 
     def three_phase_sample(self) -> dict:
         """One periodic sample of a 3-phase AC charge: energy register, power, current and voltage per phase, SoC."""
@@ -321,6 +363,11 @@ async def run_station(
                     "timestamp": now_iso(),
                 },
             )
+        if station.mix == "transactions":
+            # The fleet is in steady state when the window opens: every station is charging, and the
+            # sessions end at staggered times (else all 500 StopTransactions would come in one burst).
+            station.answered("StartTransaction", await station.call(*station.next_message(0)))
+            station.session_calls = index % SESSION_CALLS
         report_up(accepted)
         await release.wait()  # all stations are up (or failed): the measured window starts together
         if args.rate > 0:
@@ -335,7 +382,7 @@ async def run_station(
                     break
                 action, payload = station.next_message(n)
                 n += 1
-                await station.call(action, payload, steady=True)
+                station.answered(action, await station.call(action, payload, steady=True))
                 next_at += interval
         else:
             await args.hold_until.wait()
@@ -425,7 +472,10 @@ async def run(args, on_connected=None) -> dict:
         hold = getattr(args, "hold", None)
         await (hold.wait() if hold is not None else asyncio.sleep(args.duration))
         args.hold_until.set()
-    steady_latencies = {k: [] for k in ("Heartbeat", "StatusNotification", "MeterValues")}
+    steady_latencies = {
+        k: []
+        for k in ("Heartbeat", "StatusNotification", "MeterValues", "StartTransaction", "StopTransaction")
+    }
     # Steady-state latencies only: drop what the boot phase recorded for the same actions.
     boot_counts = {k: len(stats.latencies[k]) for k in steady_latencies}
     await asyncio.gather(*tasks)
@@ -524,7 +574,8 @@ def parser() -> argparse.ArgumentParser:
         "--mix",
         choices=MIXES,
         default="realistic",
-        help="realistic: HB 1 : status 1 : 3-phase MeterValues 2; thirds: the earlier mix (default %(default)s)",
+        help="realistic: HB 1 : status 1 : 3-phase MeterValues 2; thirds: the earlier mix; transactions: "
+        "realistic inside Start/StopTransaction sessions (default %(default)s)",
     )
     p.add_argument("--ramp", type=float, default=5, help="spread the connects over this many seconds")
     p.add_argument("--prefix", default="BENCH", help="OCPP IDs are PREFIX-00000, PREFIX-00001, ...")

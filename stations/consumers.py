@@ -10,6 +10,7 @@ import logging
 import uuid
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
@@ -69,6 +70,16 @@ class OcppConsumer(AsyncWebsocketConsumer):
             await await_many_dispatch(sources, self.dispatch)
         except StopConsumer:
             pass
+
+    async def dispatch(self, message):
+        """As AsyncConsumer.dispatch, without its `aclose_old_connections()` before every message: that is a
+        hop to the single thread-sensitive thread per websocket frame (~16 % of a loaded process's CPU,
+        docs/benchmarks.md) to tidy that thread's connections, which this consumer never uses: all its ORM
+        work runs through eflux.asyncdb.db, which closes stale connections around each call itself."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def _layer_receive(self):
         delay = 0.5

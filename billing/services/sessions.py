@@ -13,7 +13,7 @@ from django.utils import timezone
 from billing import metering, pricing
 from billing.authorization import Decision, authorize, station_tariff
 from billing.models import ChargingSession, MeterValue
-from billing.services.meter_values import meter_rows
+from billing.services.meter_values import meter_rows, meter_rows_insert
 from billing.services.review import INT32, INT64, Flag, check_time, fit_integer, flag
 from eflux.lib.id_tags import normalize_id_tag
 from stations.models import Station
@@ -292,9 +292,15 @@ def transaction_stop(
     flag(session, *time_flags, *([Flag.BAD_METER_VALUE] if problems else []))
     _apply_price(session)
     session.save()
-    MeterValue.objects.bulk_create(
+    meter_rows_insert(
         meter_rows(
-            station, session, session.connector_id or 0, transaction_id, samples, received_at, from_stop=True
+            station.pk,
+            session.pk,
+            session.connector_id or 0,
+            transaction_id,
+            samples,
+            received_at,
+            from_stop=True,
         )
     )
     return StopResult(session, decision, changed=True)
@@ -376,7 +382,7 @@ def _orphan_stop(
     except IntegrityError:
         twin = ChargingSession.objects.get(station=station, dedupe_key=key)
         return StopResult(twin, decision, changed=False)
-    MeterValue.objects.bulk_create(
-        meter_rows(station, session, 0, transaction_id, samples, received_at, from_stop=True)
+    meter_rows_insert(
+        meter_rows(station.pk, session.pk, 0, transaction_id, samples, received_at, from_stop=True)
     )
     return StopResult(session, decision, changed=True)

@@ -7,6 +7,7 @@ frame parsing, schema validation and error naming because they are lax (NaN, dup
 ids pass) and spell 1.6 errors the 2.0 way."""
 
 import asyncio
+import functools
 import inspect
 import json
 import logging
@@ -22,6 +23,17 @@ from . import case, framing, journal, masking
 from . import validation as v
 
 logger = logging.getLogger(__name__)
+
+
+def _wants_call_id(handler) -> bool:
+    """Whether a @on/@after handler takes the frame's message id. Cached per function: inspect.signature
+    on every frame was ~3 % of a loaded daphne process's CPU (docs/benchmarks.md)."""
+    return _takes_call_id(getattr(handler, "__func__", handler))
+
+
+@functools.cache
+def _takes_call_id(func) -> bool:
+    return "call_unique_id" in inspect.signature(func).parameters
 
 
 class Connection(Protocol):
@@ -155,7 +167,7 @@ class CsmsChargePointMixin:
 
         kwargs = case.to_snake(frame.payload)
         handler = handlers["_on_action"]
-        wants_id = "call_unique_id" in inspect.signature(handler).parameters
+        wants_id = _wants_call_id(handler)
         try:
             response = handler(**kwargs, call_unique_id=frame.message_id) if wants_id else handler(**kwargs)
             if inspect.isawaitable(response):
@@ -184,7 +196,7 @@ class CsmsChargePointMixin:
 
         after = handlers.get("_after_action")
         if after is not None:
-            wants_id = "call_unique_id" in inspect.signature(after).parameters
+            wants_id = _wants_call_id(after)
             result = after(**kwargs, call_unique_id=frame.message_id) if wants_id else after(**kwargs)
             if inspect.isawaitable(result):
                 # A task, not awaited: an @after hook may call the station, whose answer arrives through

@@ -11,9 +11,10 @@ resumes only after its row is committed, so "journal first, then process/send" s
 
 import asyncio
 
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from eflux import bulk
 from eflux.asyncdb import db
 from eflux.lib.group_commit import GroupCommit
 from stations.models import MessageLog, Station
@@ -21,16 +22,43 @@ from stations.models import MessageLog, Station
 MAX_BATCH = 500
 
 
+# Every key of a journal row (stations/ocpp/base.py `_journal`) and created_at, in the table's column order.
+COLUMNS = (
+    "station_id",
+    "connection_id",
+    "direction",
+    "kind",
+    "action",
+    "message_id",
+    "payload",
+    "response_to_id",
+    "created_at",
+)
+
+
 def _write_batch(rows: list[dict]) -> list[int]:
     now = timezone.now()
-    objs = [MessageLog(created_at=now, **row) for row in rows]
     seen = {row["station_id"] for row in rows if row["direction"] == MessageLog.Direction.IN}
     with transaction.atomic():
-        # PostgreSQL and SQLite >= 3.35 return the new primary keys from a bulk INSERT.
-        MessageLog.objects.bulk_create(objs)
+        if connection.vendor == "postgresql":
+            # COPY: no model instance and no client-side quoting per row (eflux/bulk.py); ids reserved first
+            # because COPY returns none. Ascending in the batch's order, as a bulk INSERT would number them.
+            ids = bulk.ids_reserve(MessageLog, len(rows))
+            bulk.rows_insert(
+                MessageLog,
+                ("id", *COLUMNS),
+                [(pk, *(row[c] for c in COLUMNS[:-1]), now) for pk, row in zip(ids, rows, strict=True)],
+            )
+        else:
+            # SQLite (the embedded default) returns the new primary keys from a bulk INSERT (>= 3.35).
+            objs = MessageLog.objects.bulk_create([MessageLog(created_at=now, **row) for row in rows])
+            ids = [obj.pk for obj in objs]
         if seen:
-            Station.objects.filter(pk__in=seen).update(last_seen_at=now)
-    return [obj.pk for obj in objs]
+            ids_seen = sorted(seen)
+            bulk.rows_update(
+                Station, {"last_seen_at": now}, f"id IN ({bulk.placeholders(ids_seen)})", ids_seen
+            )
+    return ids
 
 
 _writers: dict[int, GroupCommit] = {}

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from eflux import bulk
 from stations.models import Connector, Station
 
 from .configuration import configuration_after_boot
@@ -71,10 +72,16 @@ def connector_status_report(
         "vendor_error_code": vendor_error_code,
         "status_timestamp": timestamp,
     }
+    # The common case as one plain statement (eflux.bulk.rows_update: no ORM query compiled per frame).
+    if bulk.rows_update(
+        Connector,
+        fields,
+        "station_id = %s AND connector_id = %s AND (status_timestamp IS NULL OR status_timestamp <= %s)",
+        [station_pk, connector_id, bulk.db_value(Connector, "status_timestamp", timestamp)],
+    ):
+        return True
     connector = Connector.objects.filter(station_id=station_pk, connector_id=connector_id)
     not_newer = Q(status_timestamp__isnull=True) | Q(status_timestamp__lte=timestamp)
-    if connector.filter(not_newer).update(**fields):
-        return True
     if connector.exists():
         return False  # stored state is newer
     try:

@@ -1,5 +1,7 @@
 """Table-driven tests of the Django-free OCPP-J framing, validation and masking helpers."""
 
+import json
+
 import pytest
 
 from stations.ocpp import framing, masking
@@ -90,3 +92,11 @@ def test_decimal_schemas_accept_one_decimal_limits_like_the_library():
 )
 def test_it_masks_authorization_key_values(obj, expected):
     assert masking.mask(obj) == expected
+    # What the journal stores: the same masking (dumps skips the walk only when nothing can match).
+    assert json.loads(masking.dumps(obj)) == expected
+
+
+def test_the_journal_text_masks_a_key_spelled_with_a_kelvin_sign():
+    # "\u212a".lower() == "k": mask() matches it, so the shortcut in dumps() must not skip it.
+    frame = [2, "m", "ChangeConfiguration", {"key": "Authorization\u212aey", "value": "s3cret"}]
+    assert "s3cret" not in masking.dumps(frame)
