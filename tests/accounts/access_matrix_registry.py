@@ -252,4 +252,44 @@ REGISTRY: dict[str, Entry] = {
         post_records=False,
     ),
     "billing:remote_stop": Entry(kwargs=pk("session"), visible=CARD_SEERS, post=MANAGERS, post_records=False),
+    # --- billing plans, card plans, self-billing (issue 11) -------------------------------------------
+    # Plans are the platform's price list: operators only, refused before the plan is looked up.
+    "billing:plan_list": Entry(get=OPERATORS),
+    "billing:plan_create": Entry(
+        get=OPERATORS,
+        post=OPERATORS,
+        post_data=lambda w: {
+            "name": f"Matrix plan {w.account.pk}",
+            "kind": "station",
+            "currency": "eur",
+            "price_per_period": "5.00",
+        },
+    ),
+    "billing:plan_detail": Entry(
+        kwargs=lambda w: {"pk": w.station.billing_plan_id},
+        visible=EVERYONE,
+        get=OPERATORS,
+        post=OPERATORS,
+        post_data=lambda w: {"form": "plan", "name": "Standard", "description": "renamed", "is_active": "on"},
+        foreign_status=403,
+    ),
+    # A card's plan: the card's Account admins pick it (the account pays).
+    "billing:card_plan": Entry(
+        kwargs=pk("card"), visible=CARD_SEERS, get=MANAGERS, post=MANAGERS, post_data=lambda w: {"plan": ""}
+    ),
+    # The reimbursement IBAN and agreement: full roles see it, Account admins accept it.
+    "billing:self_billing": Entry(
+        kwargs=pk("account"),
+        visible=ACCOUNT_MEMBERS,
+        get=FULL,
+        post=MANAGERS,
+        post_data=lambda w: {
+            "supplier_kind": "private",
+            "legal_name": w.account.name,
+            "address": "Damrak 1, Amsterdam",
+            "country": "NL",
+            "iban": "NL91 ABNA 0417 1643 00",
+            "accept": "on",
+        },
+    ),
 }
