@@ -227,6 +227,10 @@ class Invoice(models.Model):
             )
         return super().delete(*args, **kwargs)
 
+    @property
+    def is_issued(self) -> bool:
+        return self.status == self.Status.ISSUED
+
 
 class InvoiceLine(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
