@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import OuterRef, Subquery
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,15 +21,32 @@ from billing.authorization import REASON_LABELS
 from billing.charts import Series, line_chart
 from billing.forms import RemoteStartForm, SessionFilterForm
 from billing.metering import ENERGY_IMPORT_REGISTER, POWER_IMPORT, SOC
-from billing.models import ChargingSession, MeterValue
+from billing.models import BillingItem, ChargingSession, Invoice, InvoiceLine, MeterValue
 from billing.services.review import FLAG_LABELS
 from stations.models import Station
 
 PAGE_SIZE = 50
 
 
+def _invoice_numbers(user):
+    """The number of the issued invoice a session is on, among the documents the user may see (the card's
+    usage invoice or the owner's self-billing invoice); empty for drivers and unbilled sessions."""
+    lines = InvoiceLine.objects.filter(
+        session_ref=OuterRef("pk"),
+        invoice__status=Invoice.Status.ISSUED,
+        kind__in=[BillingItem.Kind.SESSION_COST, BillingItem.Kind.SESSION_REVENUE],
+    ).exclude(invoice__kind=Invoice.Kind.CREDIT_NOTE)
+    if not access.is_platform_operator(user):
+        lines = lines.filter(invoice__account_id__in=access.account_ids(user, access.FULL_ROLES))
+    return Subquery(lines.order_by("invoice__issue_date", "invoice_id").values("invoice__number_text")[:1])
+
+
 def _sessions_for(request):
-    qs = ChargingSession.objects.visible_to(request.user).select_related("station", "card", "access_group")
+    qs = (
+        ChargingSession.objects.visible_to(request.user)
+        .select_related("station", "card", "access_group")
+        .annotate(invoice_number=_invoice_numbers(request.user))
+    )
     form = SessionFilterForm(request.GET or None)
     if form.is_valid():
         qs = form.filter(qs)
@@ -73,6 +91,7 @@ CSV_COLUMNS = [
     ("is_free", "Free"),
     ("needs_review", "Needs review"),
     ("review_flags", "Review flags"),
+    ("invoice_number", "Invoice number"),
 ]
 
 

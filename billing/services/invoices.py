@@ -104,6 +104,8 @@ def invoice_draft(*, run, account, kind: str, currency: str, items, agreement=No
         currency=currency,
         defaults={"period": run.period, "period_start": start, "period_end": end},
     )
+    # Two runs drafting at once (an expired lease) take turns here, so positions and lines are not doubled.
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if invoice.is_issued:
         return invoice
     on_it = set(invoice.lines.values_list("billing_item_id", flat=True))

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.audit import audit_record
 from billing import periods
 from billing.models import BillingItem, BillingRun, Invoice, InvoiceLine, Payout
 from billing.money import invoice_totals, payout_amount
@@ -280,3 +281,17 @@ def payout_csv_rows(run: BillingRun):
             p.amount,
             p.currency,
         ]
+
+
+def billing_run_request(*, period: str, issue: bool, acting_user) -> RunSummary:
+    """An operator starts (or finishes) a run from the portal; the request and its outcome are audited."""
+    summary = billing_run(period=period, issue=issue)
+    run = BillingRun.objects.get(period=summary.period)
+    audit_record(
+        actor=acting_user,
+        action="billing.run",
+        obj=run,
+        changes={"issue": [None, issue]},
+        result={"summary": summary.line()},
+    )
+    return summary

@@ -25,7 +25,8 @@ services the station), "driver" (holder of the card). foreign_user is an "accoun
 
 A World `w` has: account, station (connectors 1 and 2; EVSE ID on connector 1), connector, card,
 access_group, location, membership (a driver's membership), session (a completed charging session with
-w.card at w.station), pending_station (in Activation pending, no account yet), evse_id.
+w.card at w.station), pending_station (in Activation pending, no account yet), evse_id, invoice (an issued
+usage invoice of the account, one line), run (a billing run).
 """
 
 from collections.abc import Callable
@@ -292,4 +293,17 @@ REGISTRY: dict[str, Entry] = {
             "accept": "on",
         },
     ),
+    # --- invoices (issue 11): the account's Account admins and Billing admins; technicians and drivers see
+    # none (404, as for a foreign document). Crediting and runs are the operators'.
+    "billing:invoice_list": Entry(get=FULL, htmx=True),
+    "billing:invoice_detail": Entry(kwargs=pk("invoice"), visible=FULL, get=FULL),
+    "billing:invoice_pdf": Entry(kwargs=pk("invoice"), visible=FULL, get=FULL),
+    "billing:invoice_csv": Entry(kwargs=pk("invoice"), visible=FULL, get=FULL),
+    "billing:invoice_credit": Entry(
+        kwargs=pk("invoice"), visible=FULL, post=OPERATORS, post_data=lambda w: {"reason": "matrix"}
+    ),
+    "billing:run_list": Entry(
+        get=OPERATORS, post=OPERATORS, post_data=lambda w: {"period": "2025-06", "issue": "on"}
+    ),
+    "billing:run_payout_csv": Entry(kwargs=pk("run"), visible=EVERYONE, get=OPERATORS, foreign_status=403),
 }
