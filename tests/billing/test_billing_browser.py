@@ -85,9 +85,11 @@ def test_plan_settings_charging_run_and_the_owner_reads_both_invoices(
     login(op, server, "alice", PASSWORD)
     op.goto(f"{server.http_url}/accounts/{alice_account.pk}/self-billing/")
     op.select_option("select[name=supplier_kind]", "private")
+    op.fill("textarea[name=address]", "Damrak 1\n1012 LG Amsterdam")
     op.fill("input[name=iban]", "NL91 ABNA 0417 1643 01")
     op.check("input[name=accept]")
     op.click("#self-billing-form button[type=submit]")
+    expect(op.locator(".has-error")).to_have_count(1)
     expect(op.locator(".has-error")).to_contain_text("Not a valid IBAN")
     op.fill("input[name=iban]", "NL91 ABNA 0417 1643 00")
     op.check("input[name=accept]")
@@ -137,7 +139,7 @@ def test_plan_settings_charging_run_and_the_owner_reads_both_invoices(
     shot(op, "05-reimbursement-invoice")
 
     # The PDF opens (as the browser fetches it) and says what the page says.
-    pdf = op.request.get(op.locator("#pdf-link").get_attribute("href"))
+    pdf = op.request.get(server.http_url + op.locator("#pdf-link").get_attribute("href"))
     assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.body())).pages)
     assert sb.number_text in text and "Self-billing" in text and page_total in text
