@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 scripts/install-browser.sh
+scripts/install-pdf-libs.sh
 export PYTHONUNBUFFERED=1
 # The test process itself keeps no idle database connections (threads would hold the test database open at
 # teardown); server processes started by tests get persistent connections, as in production (tests/conftest.py).
