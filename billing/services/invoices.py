@@ -74,14 +74,22 @@ def vat_rule(*, kind: str, item: BillingItem, agreement: SelfBillingAgreement | 
     return Decimal(settings.BILLING_VAT_RATE)
 
 
-def _line_snapshot(item: BillingItem) -> dict:
+def _evse_ids(items) -> dict:
+    """(station id, connector id) -> EVSE ID, for the sessions of a batch of items (one query)."""
+    from stations.models import EvseId
+
+    station_ids = {i.session.station_id for i in items if i.session_id}
+    rows = EvseId.objects.filter(connector__station_id__in=station_ids).values_list(
+        "connector__station_id", "connector__connector_id", "evse_id"
+    )
+    return {(s, c): e for s, c, e in rows}
+
+
+def _line_snapshot(item: BillingItem, evse_ids: dict) -> dict:
     s = item.session
     if s is None:
         return {}
-    evse = ""
-    connector = s.station.connectors.filter(connector_id=s.connector_id).first() if s.connector_id else None
-    if connector is not None:
-        evse = getattr(getattr(connector, "evse", None), "evse_id", "") or ""
+    evse = evse_ids.get((s.station_id, s.connector_id), "")
     return {
         "session_ref": s.pk,
         "station_ocpp_id": s.station.ocpp_id,
@@ -110,24 +118,29 @@ def invoice_draft(*, run, account, kind: str, currency: str, items, agreement=No
         return invoice
     on_it = set(invoice.lines.values_list("billing_item_id", flat=True))
     position = invoice.lines.count()
+    items = [i for i in items if i.pk not in on_it]
+    evse_ids = _evse_ids(items)
+    new_lines = []
     for item in items:
-        if item.pk in on_it:
-            continue
         position += 1
-        InvoiceLine.objects.create(
-            invoice=invoice,
-            position=position,
-            kind=item.kind,
-            billing_item=item,
-            description=item.description,
-            service_date=item.service_date,
-            quantity=item.quantity,
-            unit=item.unit,
-            unit_price=item.unit_price,
-            amount=item.amount,
-            vat_rate=vat_rule(kind=kind, item=item, agreement=agreement),
-            **_line_snapshot(item),
+        new_lines.append(
+            InvoiceLine(
+                invoice=invoice,
+                position=position,
+                kind=item.kind,
+                billing_item=item,
+                description=item.description,
+                service_date=item.service_date,
+                quantity=item.quantity,
+                unit=item.unit,
+                unit_price=item.unit_price,
+                amount=item.amount,
+                vat_rate=vat_rule(kind=kind, item=item, agreement=agreement),
+                **_line_snapshot(item, evse_ids),
+            )
         )
+    # bulk_create skips InvoiceLine.save()'s issued-invoice check: this invoice is a locked draft.
+    InvoiceLine.objects.bulk_create(new_lines, batch_size=500)
     _set_totals(invoice)
     invoice.save()
     return invoice

@@ -59,8 +59,24 @@ def _subscription_on(day: date, **device) -> Subscription | None:
     )
 
 
-def session_items(session: ChargingSession, *, tz: str) -> list[BillingItem]:
+class _Terms:
+    """Subscription and price lookups of one collect pass, cached per device and day (a month's sessions of
+    one station share a handful of them)."""
+
+    def __init__(self):
+        self._cache: dict = {}
+
+    def on(self, day: date, **device):
+        key = (day, tuple(sorted((k, getattr(v, "pk", v)) for k, v in device.items())))
+        if key not in self._cache:
+            sub = _subscription_on(day, **device)
+            self._cache[key] = (sub, sub.plan.price_on(day) if sub else None)
+        return self._cache[key]
+
+
+def session_items(session: ChargingSession, *, tz: str, terms: _Terms | None = None) -> list[BillingItem]:
     """The items one completed session gives rise to (unsaved)."""
+    terms = terms or _Terms()
     base = dict(
         session=session, service_date=session.stopped_at, period=periods.period_of(session.stopped_at, tz)
     )
@@ -103,8 +119,7 @@ def session_items(session: ChargingSession, *, tz: str) -> list[BillingItem]:
             )
         )
     if accepted and card is not None and reason not in NO_CARD_FEE_REASONS:
-        sub = _subscription_on(day, card=card)
-        price = sub.plan.price_on(day) if sub else None
+        sub, price = terms.on(day, card=card)
         if price is not None and price.price_per_session > 0:
             items.append(
                 BillingItem(
@@ -122,8 +137,7 @@ def session_items(session: ChargingSession, *, tz: str) -> list[BillingItem]:
                 )
             )
     if earns and session.energy_wh > 0:
-        sub = _subscription_on(day, station_id=session.station_id)
-        price = sub.plan.price_on(day) if sub else None
+        sub, price = terms.on(day, station_id=session.station_id)
         if price is not None and price.platform_fee_per_kwh > 0:
             kwh = Decimal(session.energy_wh) / KWH
             items.append(
@@ -247,14 +261,20 @@ def ledger_collect(*, period: str, now: datetime | None = None) -> CollectResult
         .select_related("station", "card")
         .order_by("stopped_at", "id")
     )
+    terms, batch = _Terms(), []
     for session in sessions.iterator(chunk_size=500):
-        items = session_items(session, tz=tz)
+        items = session_items(session, tz=tz, terms=terms)
         if session.stopped_at < limit:
             for item in items:
                 item.status = BillingItem.Status.TOO_LATE
             result.too_late += len(items)
-        with transaction.atomic():
-            result.keys += _insert(items)
+        batch += items
+        if len(batch) >= 500:
+            with transaction.atomic():
+                result.keys += _insert(batch)
+            batch = []
+    with transaction.atomic():
+        result.keys += _insert(batch)
     result.created = len(result.keys)
     return result
 
