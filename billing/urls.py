@@ -9,6 +9,7 @@ urlpatterns = [
     path("sessions/export.csv", views.session_export, name="session_export"),
     path("sessions/<int:pk>/", views.session_detail, name="session_detail"),
     path("sessions/<int:pk>/remote-stop/", views.remote_stop, name="remote_stop"),
+    path("sessions/<int:pk>/reviewed/", views.session_reviewed, name="session_reviewed"),
     path("stations/<int:pk>/remote-start/", views.remote_start, name="remote_start"),
     path("stations/<int:pk>/remote-panel/", views.remote_panel, name="remote_panel"),
     # Billing plans (operators), a card's plan, the station owner's self-billing agreement.

@@ -22,6 +22,7 @@ from billing.charts import Series, line_chart
 from billing.forms import RemoteStartForm, SessionFilterForm
 from billing.metering import ENERGY_IMPORT_REGISTER, POWER_IMPORT, SOC
 from billing.models import BillingItem, ChargingSession, Invoice, InvoiceLine, MeterValue
+from billing.services.ledger import session_review_done
 from billing.services.review import FLAG_LABELS
 from stations.models import Station
 
@@ -178,6 +179,7 @@ def session_detail(request, pk):
         "flags": [FLAG_LABELS.get(f, f) for f in session.review_flags],
         "can_stop": session.is_active and _can_remote(request.user, session.station),
         "meter_values": session.meter_values.order_by("-timestamp", "-id")[:200],
+        "can_review": access.is_platform_operator(request.user),
     }
     if request.htmx:  # live refresh while the session runs
         return render(request, "billing/_session_live.html", context)
@@ -247,3 +249,15 @@ def remote_stop(request, pk):
         messages.add_message(request, level, result.message)
         return redirect(reverse("billing:session_detail", args=[session.pk]))
     return _panel_response(request, station, result.as_dict())
+
+
+@login_required
+@require_POST
+def session_reviewed(request, pk):
+    """An operator has looked at a flagged session: the billing ledger takes it on the next run."""
+    session = access.get_for_user_or_404(ChargingSession.objects.visible_to(request.user), pk)
+    if not access.is_platform_operator(request.user):
+        raise PermissionDenied("Only platform operators clear review flags.")
+    session_review_done(session=session, acting_user=request.user)
+    messages.success(request, "Marked as reviewed; the next billing run bills it.")
+    return redirect(reverse("billing:session_detail", args=[session.pk]))

@@ -253,6 +253,8 @@ REGISTRY: dict[str, Entry] = {
         post_records=False,
     ),
     "billing:remote_stop": Entry(kwargs=pk("session"), visible=CARD_SEERS, post=MANAGERS, post_records=False),
+    # Clearing a review flag makes a session billable: operators only.
+    "billing:session_reviewed": Entry(kwargs=pk("session"), visible=CARD_SEERS, post=OPERATORS),
     # --- billing plans, card plans, self-billing (issue 11) -------------------------------------------
     # Plans are the platform's price list: operators only, refused before the plan is looked up.
     "billing:plan_list": Entry(get=OPERATORS),

@@ -109,3 +109,21 @@ def test_operator_sees_run_status_and_a_bad_period_next_to_the_field(billed, cli
     run = BillingRun.objects.get(period="2026-01")
     payout = client.get(reverse("billing:run_payout_csv", args=[run.pk])).content.decode()
     assert "NL91ABNA0417164300" in payout
+
+
+def test_operator_marks_a_flagged_session_reviewed_and_the_next_run_bills_it(
+    own_station, foreign_card, client_for, operator, account_owner, alice_account
+):
+    own_station.allow_roaming = True
+    own_station.save()
+    agree(alice_account, account_owner)
+    held = session(own_station, foreign_card, "public", local(2026, 1, 10, 12, 0), needs_review=True)
+    billing_run(period="2026-01", issue=True, now=FEB_1)
+    assert not Invoice.objects.filter(kind="self_billing").exists()
+    url = reverse("billing:session_reviewed", args=[held.pk])
+    assert client_for(account_owner).post(url).status_code == 403
+    page = client_for(operator).get(reverse("billing:session_detail", args=[held.pk]))
+    assert b"review-done" in page.content
+    assert client_for(operator).post(url).status_code == 302
+    billing_run(period="2026-02", issue=True, now=datetime(2026, 3, 1, 3, tzinfo=UTC))
+    assert Invoice.objects.get(kind="self_billing").lines.get().session_ref == held.pk
