@@ -13,7 +13,9 @@ class ActivationForm(forms.Form):
         help_text="As printed on the station's sticker, e.g. NL*EFL*E000123.",
     )
     account = forms.ModelChoiceField(queryset=Account.objects.none())
-    billing_plan = forms.ModelChoiceField(queryset=BillingPlan.objects.filter(is_active=True))
+    billing_plan = forms.ModelChoiceField(
+        queryset=BillingPlan.objects.filter(is_active=True, kind=BillingPlan.Kind.STATION)
+    )
     location = forms.ModelChoiceField(queryset=Location.objects.none(), required=False)
 
     def __init__(self, *args, user, **kwargs):

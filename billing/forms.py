@@ -1,9 +1,9 @@
 from django import forms
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from accounts import access
 from accounts.models import ChargeCard
-from billing.models import ChargingSession
+from billing.models import BillingItem, ChargingSession
 from eflux.lib.id_tags import normalize_id_tag
 
 
@@ -16,6 +16,11 @@ class SessionFilterForm(forms.Form):
         required=False, choices=[("", "All statuses")] + list(ChargingSession.Status.choices)
     )
     review = forms.BooleanField(required=False, label="Needs review")
+    billed = forms.ChoiceField(
+        required=False,
+        choices=[("", "Billed or not"), ("billed", "Billed"), ("unbilled", "Not billed")],
+        label="Billed",
+    )
 
     def filter(self, qs):
         d = self.cleaned_data
@@ -39,6 +44,14 @@ class SessionFilterForm(forms.Form):
             qs = qs.filter(status=d["status"])
         if d.get("review"):
             qs = qs.filter(needs_review=True)
+        # Billed: on an issued invoice (an invoiced ledger item); a credited and re-opened one is unbilled.
+        invoiced = Exists(
+            BillingItem.objects.filter(session=OuterRef("pk"), status=BillingItem.Status.INVOICED)
+        )
+        if d.get("billed") == "billed":
+            qs = qs.filter(invoiced)
+        elif d.get("billed") == "unbilled":
+            qs = qs.exclude(invoiced)
         return qs
 
 

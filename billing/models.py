@@ -4,21 +4,34 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import ChargeCard, Membership, account_ids, user_is_operator
+from billing.validators import validate_currency
 
 
 class BillingPlan(models.Model):
-    """What the account owner pays the platform for a station."""
+    """A price list entry the platform sells: a station plan (the station's account pays it, operator manual
+    step 8) or a card plan (the card's account pays it). The prices live in dated BillingPlanPrice versions,
+    so a change never rewrites a period already billed (billing/plans.py, docs/billing.md)."""
+
+    class Kind(models.TextChoices):
+        STATION = "station", "Charge station"
+        CARD = "card", "Charge card"
 
     name = models.CharField(max_length=100, unique=True)
-    monthly_fee = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
-    currency = models.CharField(max_length=3, default="EUR")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.STATION)
+    description = models.TextField(blank=True)
+    currency = models.CharField(max_length=3, default="EUR", validators=[validate_currency])
     is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True, null=True)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def price_on(self, day):
+        """The price version in force on `day` (the latest one dated on or before it), or None."""
+        return self.prices.filter(effective_from__lte=day).order_by("-effective_from").first()
 
 
 _money = dict(max_digits=12, decimal_places=2, default=Decimal("0"))
@@ -263,3 +276,32 @@ class TransactionEventRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.transaction_id}#{self.seq_no} {self.event_type}"
+
+
+# The ledger, the documents and the runs live in modules of their own (this file holds plans and sessions);
+# imported here so Django registers them with the billing app.
+from billing.invoice_models import (  # noqa: E402
+    BillingItem,
+    BillingRun,
+    Invoice,
+    InvoiceLine,
+    NumberSeries,
+    Payout,
+)
+from billing.plan_models import BillingPlanPrice, SelfBillingAgreement, Subscription  # noqa: E402
+
+__all__ = [
+    "BillingItem",
+    "BillingPlan",
+    "BillingPlanPrice",
+    "BillingRun",
+    "ChargingSession",
+    "Invoice",
+    "InvoiceLine",
+    "MeterValue",
+    "NumberSeries",
+    "Payout",
+    "SelfBillingAgreement",
+    "Subscription",
+    "TransactionEventRecord",
+]

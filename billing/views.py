@@ -8,6 +8,7 @@ import csv
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,7 +20,8 @@ from billing.authorization import REASON_LABELS
 from billing.charts import Series, line_chart
 from billing.forms import RemoteStartForm, SessionFilterForm
 from billing.metering import ENERGY_IMPORT_REGISTER, POWER_IMPORT, SOC
-from billing.models import ChargingSession, MeterValue
+from billing.models import BillingItem, ChargingSession, Invoice, InvoiceLine, MeterValue
+from billing.services.ledger import session_review_done
 from billing.services.review import FLAG_LABELS
 from eflux.pagination import IdOffsetPaginator
 from stations.models import Station
@@ -27,8 +29,25 @@ from stations.models import Station
 PAGE_SIZE = 50
 
 
+def _invoice_numbers(user):
+    """The number of the issued invoice a session is on, among the documents the user may see (the card's
+    usage invoice or the owner's self-billing invoice); empty for drivers and unbilled sessions."""
+    lines = InvoiceLine.objects.filter(
+        session_ref=OuterRef("pk"),
+        invoice__status=Invoice.Status.ISSUED,
+        kind__in=[BillingItem.Kind.SESSION_COST, BillingItem.Kind.SESSION_REVENUE],
+    ).exclude(invoice__kind=Invoice.Kind.CREDIT_NOTE)
+    if not access.is_platform_operator(user):
+        lines = lines.filter(invoice__account_id__in=access.account_ids(user, access.FULL_ROLES))
+    return Subquery(lines.order_by("invoice__issue_date", "invoice_id").values("invoice__number_text")[:1])
+
+
 def _sessions_for(request):
-    qs = ChargingSession.objects.visible_to(request.user).select_related("station", "card", "access_group")
+    qs = (
+        ChargingSession.objects.visible_to(request.user)
+        .select_related("station", "card", "access_group")
+        .annotate(invoice_number=_invoice_numbers(request.user))
+    )
     form = SessionFilterForm(request.GET or None)
     if form.is_valid():
         qs = form.filter(qs)
@@ -73,6 +92,7 @@ CSV_COLUMNS = [
     ("is_free", "Free"),
     ("needs_review", "Needs review"),
     ("review_flags", "Review flags"),
+    ("invoice_number", "Invoice number"),
 ]
 
 
@@ -159,6 +179,7 @@ def session_detail(request, pk):
         "flags": [FLAG_LABELS.get(f, f) for f in session.review_flags],
         "can_stop": session.is_active and _can_remote(request.user, session.station),
         "meter_values": session.meter_values.order_by("-timestamp", "-id")[:200],
+        "can_review": access.is_platform_operator(request.user),
     }
     if request.htmx:  # live refresh while the session runs
         return render(request, "billing/_session_live.html", context)
@@ -228,3 +249,15 @@ def remote_stop(request, pk):
         messages.add_message(request, level, result.message)
         return redirect(reverse("billing:session_detail", args=[session.pk]))
     return _panel_response(request, station, result.as_dict())
+
+
+@login_required
+@require_POST
+def session_reviewed(request, pk):
+    """An operator has looked at a flagged session: the billing ledger takes it on the next run."""
+    session = access.get_for_user_or_404(ChargingSession.objects.visible_to(request.user), pk)
+    if not access.is_platform_operator(request.user):
+        raise PermissionDenied("Only platform operators clear review flags.")
+    session_review_done(session=session, acting_user=request.user)
+    messages.success(request, "Marked as reviewed; the next billing run bills it.")
+    return redirect(reverse("billing:session_detail", args=[session.pk]))

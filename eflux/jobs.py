@@ -88,13 +88,21 @@ def scheduler_start() -> bool:
     return True
 
 
+def schedule_delay(schedule) -> float:
+    """Seconds until the next run: an interval in seconds, or a Celery crontab (the billing run on the 1st)
+    read in Celery's time zone, as beat reads it."""
+    if isinstance(schedule, int | float):
+        return float(schedule)
+    return max(1.0, schedule.remaining_estimate(schedule.now()).total_seconds())
+
+
 def _schedule_forever() -> None:
     entries = {name: settings.CELERY_BEAT_SCHEDULE[name] for name in settings.IN_PROCESS_PERIODIC_TASKS}
-    due = {name: time.monotonic() + float(entry["schedule"]) for name, entry in entries.items()}
+    due = {name: time.monotonic() + schedule_delay(entry["schedule"]) for name, entry in entries.items()}
     while True:
         name = min(due, key=due.get)
         time.sleep(max(0.0, due[name] - time.monotonic()))
-        due[name] = time.monotonic() + float(entries[name]["schedule"])
+        due[name] = time.monotonic() + schedule_delay(entries[name]["schedule"])
         close_old_connections()
         try:
             task_by_name(entries[name]["task"]).apply(throw=True)

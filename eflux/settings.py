@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -235,7 +236,37 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": JOB_REAPER_SECONDS},
     },
 }
-IN_PROCESS_PERIODIC_TASKS = ["stations-reap-stalled-jobs"]
+# Billing (billing/services/runs.py): the monthly run on the 1st at 03:00 in BILLING_TIMEZONE for the previous
+# month, and a daily catch-up at 03:30 that finishes a run a crash or a lost worker left open (idempotent).
+BILLING_TIMEZONE = os.environ.get("BILLING_TIMEZONE", "Europe/Amsterdam")
+CELERY_BEAT_SCHEDULE["billing-monthly-run"] = {
+    "task": "billing.tasks.billing_run_monthly_task",
+    "schedule": crontab(minute=0, hour=3, day_of_month=1),
+}
+CELERY_BEAT_SCHEDULE["billing-daily-catch-up"] = {
+    "task": "billing.tasks.billing_run_catch_up_task",
+    "schedule": crontab(minute=30, hour=3),
+}
+# Celery beat reads crontab entries in this zone (the stations entries are plain intervals).
+CELERY_TIMEZONE = BILLING_TIMEZONE
+IN_PROCESS_PERIODIC_TASKS = ["stations-reap-stalled-jobs", "billing-daily-catch-up"]
+# The platform as it appears on documents (seller of usage invoices, customer of self-billing invoices).
+BILLING_ISSUER = {
+    "name": os.environ.get("BILLING_ISSUER_NAME", "eflux B.V."),
+    "address": os.environ.get("BILLING_ISSUER_ADDRESS", "Stationsplein 1\n1012 AB Amsterdam"),
+    "country": os.environ.get("BILLING_ISSUER_COUNTRY", "NL"),
+    "vat_number": os.environ.get("BILLING_ISSUER_VAT_NUMBER", "NL004495445B01"),
+    "kvk_number": os.environ.get("BILLING_ISSUER_KVK_NUMBER", "12345678"),
+    "kind": "business",
+}
+# VAT on the platform's own supplies (plan fees, platform fees); session costs keep their snapshotted rate.
+BILLING_VAT_RATE = os.environ.get("BILLING_VAT_RATE", "21.00")
+BILLING_PAYMENT_DAYS = env_int("BILLING_PAYMENT_DAYS", 30)
+# Sessions reported later than this many months after they ended are not billed (flagged too_late).
+BILLING_LATE_MONTHS = env_int("BILLING_LATE_MONTHS", 3)
+# The monthly run issues what it drafted; False keeps drafts for an operator to issue (`billing_run --issue`).
+BILLING_AUTO_ISSUE = env_bool("BILLING_AUTO_ISSUE", default=True)
+BILLING_RUN_LEASE_SECONDS = env_int("BILLING_RUN_LEASE_SECONDS", 1800)
 
 # --- OCPP -----------------------------------------------------------------------------------------
 OCPP_HEARTBEAT_INTERVAL = env_int("OCPP_HEARTBEAT_INTERVAL", 300)

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 scripts/install-browser.sh
 scripts/install-haproxy.sh  # Debian haproxy for the load-balancer tests (tests/faults/test_load_balancer.py)
+scripts/install-pdf-libs.sh
 export PYTHONUNBUFFERED=1
 # The test process itself keeps no idle database connections (threads would hold the test database open at
 # teardown); server processes started by tests get persistent connections, as in production (tests/conftest.py).

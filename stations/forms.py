@@ -101,7 +101,9 @@ class EvseIdBatchForm(forms.Form):
 
 
 class StationSettingsForm(forms.Form):
-    billing_plan = forms.ModelChoiceField(BillingPlan.objects.filter(is_active=True), required=False)
+    billing_plan = forms.ModelChoiceField(
+        BillingPlan.objects.filter(is_active=True, kind=BillingPlan.Kind.STATION), required=False
+    )
     account = forms.ModelChoiceField(Account.objects.all(), required=False)
     location = forms.ModelChoiceField(Location.objects.select_related("account"), required=False)
     field_service_account = forms.ModelChoiceField(

@@ -63,3 +63,9 @@ def sees_sessions(user) -> bool:
     if access.is_platform_operator(user):
         return True
     return bool(access.account_ids(user, (*access.FULL_ROLES, Membership.Role.DRIVER)))
+
+
+@register.filter
+def sees_invoices(user) -> bool:
+    """Menu: operators and the Account/Billing admins of an account (technicians and drivers see none)."""
+    return access.is_platform_operator(user) or bool(access.account_ids(user, access.FULL_ROLES))

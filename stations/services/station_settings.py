@@ -12,6 +12,7 @@ from django.db.models.functions import Replace, Upper
 from accounts import access
 from accounts.audit import audit_record, diff
 from accounts.models import Account, Location
+from billing.services.plans import subscription_for_station
 from eflux.jobs import enqueue
 from stations import calls
 from stations.models import EvseId, Station
@@ -94,10 +95,15 @@ def station_settings_update(
             acting_user=acting_user,
         )
     else:
+        payer_or_plan_changed = any(
+            f in data and getattr(station, f) != data[f] for f in ("account", "billing_plan")
+        )
         for f in ("account", "billing_plan", "location"):
             if f in data:
                 setattr(station, f, data[f])
         station.save(update_fields=[f for f in ("account", "billing_plan", "location") if f in data] or None)
+        if payer_or_plan_changed and station.setup_state == Station.SetupState.ACTIVE:
+            subscription_for_station(station=station, plan=station.billing_plan, acting_user=acting_user)
 
     if access_groups is not None:
         station.access_groups.set(access_groups)
@@ -197,6 +203,8 @@ def station_activate(*, station, account: Account, billing_plan, location: Locat
     station.location = location
     station.setup_state = Station.SetupState.ACTIVE
     station.save(update_fields=["account", "billing_plan", "location", "setup_state", "updated_at"])
+    # The subscription the account pays from today (step 8: "The account owner will pay for this billing plan").
+    subscription_for_station(station=station, plan=billing_plan, acting_user=acting_user)
     audit_record(
         actor=acting_user,
         action="station.activate",

@@ -25,7 +25,8 @@ services the station), "driver" (holder of the card). foreign_user is an "accoun
 
 A World `w` has: account, station (connectors 1 and 2; EVSE ID on connector 1), connector, card,
 access_group, location, membership (a driver's membership), session (a completed charging session with
-w.card at w.station), pending_station (in Activation pending, no account yet), evse_id.
+w.card at w.station), pending_station (in Activation pending, no account yet), evse_id, invoice (an issued
+usage invoice of the account, one line), run (a billing run).
 """
 
 from collections.abc import Callable
@@ -254,4 +255,59 @@ REGISTRY: dict[str, Entry] = {
         post_records=False,
     ),
     "billing:remote_stop": Entry(kwargs=pk("session"), visible=CARD_SEERS, post=MANAGERS, post_records=False),
+    # Clearing a review flag makes a session billable: operators only.
+    "billing:session_reviewed": Entry(kwargs=pk("session"), visible=CARD_SEERS, post=OPERATORS),
+    # --- billing plans, card plans, self-billing (issue 11) -------------------------------------------
+    # Plans are the platform's price list: operators only, refused before the plan is looked up.
+    "billing:plan_list": Entry(get=OPERATORS),
+    "billing:plan_create": Entry(
+        get=OPERATORS,
+        post=OPERATORS,
+        post_data=lambda w: {
+            "name": f"Matrix plan {w.account.pk}",
+            "kind": "station",
+            "currency": "eur",
+            "price_per_period": "5.00",
+        },
+    ),
+    "billing:plan_detail": Entry(
+        kwargs=lambda w: {"pk": w.station.billing_plan_id},
+        visible=EVERYONE,
+        get=OPERATORS,
+        post=OPERATORS,
+        post_data=lambda w: {"form": "plan", "name": "Standard", "description": "renamed", "is_active": "on"},
+        foreign_status=403,
+    ),
+    # A card's plan: the card's Account admins pick it (the account pays).
+    "billing:card_plan": Entry(
+        kwargs=pk("card"), visible=CARD_SEERS, get=MANAGERS, post=MANAGERS, post_data=lambda w: {"plan": ""}
+    ),
+    # The reimbursement IBAN and agreement: full roles see it, Account admins accept it.
+    "billing:self_billing": Entry(
+        kwargs=pk("account"),
+        visible=ACCOUNT_MEMBERS,
+        get=FULL,
+        post=MANAGERS,
+        post_data=lambda w: {
+            "supplier_kind": "private",
+            "legal_name": w.account.name,
+            "address": "Damrak 1, Amsterdam",
+            "country": "NL",
+            "iban": "NL91 ABNA 0417 1643 00",
+            "accept": "on",
+        },
+    ),
+    # --- invoices (issue 11): the account's Account admins and Billing admins; technicians and drivers see
+    # none (404, as for a foreign document). Crediting and runs are the operators'.
+    "billing:invoice_list": Entry(get=FULL, htmx=True),
+    "billing:invoice_detail": Entry(kwargs=pk("invoice"), visible=FULL, get=FULL),
+    "billing:invoice_pdf": Entry(kwargs=pk("invoice"), visible=FULL, get=FULL),
+    "billing:invoice_csv": Entry(kwargs=pk("invoice"), visible=FULL, get=FULL),
+    "billing:invoice_credit": Entry(
+        kwargs=pk("invoice"), visible=FULL, post=OPERATORS, post_data=lambda w: {"reason": "matrix"}
+    ),
+    "billing:run_list": Entry(
+        get=OPERATORS, post=OPERATORS, post_data=lambda w: {"period": "2025-06", "issue": "on"}
+    ),
+    "billing:run_payout_csv": Entry(kwargs=pk("run"), visible=EVERYONE, get=OPERATORS, foreign_status=403),
 }

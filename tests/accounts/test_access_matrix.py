@@ -131,7 +131,51 @@ def _world(tag, account, station, card, group, location, membership):
             account=account,
             status="completed",
         )
+    _billing_documents(w, tag)
     return w
+
+
+def _billing_documents(w, tag):
+    from datetime import date
+    from decimal import Decimal
+
+    from billing.models import BillingRun, Invoice, InvoiceLine
+
+    w.run = BillingRun.objects.create(period="2025-01" if tag == "alice" else "2025-02", status="issued")
+    w.invoice = Invoice.objects.create(
+        kind="usage",
+        account=w.account,
+        run=w.run,
+        currency="EUR",
+        period=w.run.period,
+        period_start=date(2025, 1, 1),
+        period_end=date(2025, 2, 1),
+    )
+    InvoiceLine.objects.create(
+        invoice=w.invoice,
+        position=1,
+        kind="plan_period",
+        description="Plan fee",
+        quantity=Decimal(1),
+        unit="month",
+        unit_price=Decimal("5"),
+        amount=Decimal("5.00"),
+        vat_rate=Decimal("21"),
+    )
+    Invoice.objects.filter(pk=w.invoice.pk).update(
+        status="issued",
+        series=f"INV-M{tag}",
+        number=1,
+        number_text=f"INV-M{tag}-000001",
+        issue_date=date(2025, 2, 1),
+        subtotal=Decimal("5.00"),
+        vat_total=Decimal("1.05"),
+        total=Decimal("6.05"),
+        vat_breakdown=[{"rate": "21.00", "base": "5.00", "vat": "1.05"}],
+        buyer={"name": w.account.name},
+        seller={"name": "eflux B.V."},
+    )
+    w.invoice.refresh_from_db()
 
 
 @pytest.fixture
