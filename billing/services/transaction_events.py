@@ -23,7 +23,7 @@ from django.utils import timezone
 from billing import metering
 from billing.authorization import Decision, authorize
 from billing.models import ChargingSession, MeterValue, TransactionEventRecord
-from billing.services.meter_values import meter_rows
+from billing.services.meter_values import meter_rows, meter_rows_insert
 from billing.services.review import Flag, check_time, flag
 from billing.services.sessions import (
     _apply_price,
@@ -202,8 +202,10 @@ def transaction_event_record(
     if session.status == ChargingSession.Status.COMPLETED:
         _apply_price(session)
     session.save()
-    MeterValue.objects.bulk_create(
-        meter_rows(station, session, session.connector_id or 0, session.transaction_id, samples, received_at)
+    meter_rows_insert(
+        meter_rows(
+            station.pk, session.pk, session.connector_id or 0, session.transaction_id, samples, received_at
+        )
     )
     return EventResult(session, decision, replay=False)
 
