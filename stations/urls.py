@@ -15,6 +15,7 @@ urlpatterns = [
     path("stations/<int:pk>/connectors/", views.station_connectors, name="connectors"),
     path("stations/<int:pk>/settings/", views.station_settings, name="settings"),
     path("stations/<int:pk>/commands/", views.station_commands, name="commands"),
+    path("connection-attempts/", views.connection_attempts, name="connection_attempts"),
     path("evse-ids/", views.evse_id_list, name="evse_ids"),
     path("evse-ids/export.csv", views.evse_id_export, name="evse_id_export"),
     path("evse-ids/<str:evse_id>/", views.evse_id_detail, name="evse_id_detail"),

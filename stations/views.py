@@ -3,9 +3,12 @@
 Each view: parse, fetch through accounts.access (foreign → 404, wrong role → 403), call a stations.services
 service, render. An htmx request (live refresh) gets only the partial around the region it refreshes."""
 
+from datetime import timedelta
+
+from django.conf import settings as django_settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpResponse
@@ -22,6 +25,7 @@ from accounts.models import AuditEvent
 from .forms import ConnectorForm, EvseIdBatchForm, ResetForm, StationSettingsForm
 from .models import (
     ConfigurationJob,
+    ConnectionAttempt,
     Connector,
     EvseId,
     MessageLog,
@@ -29,12 +33,21 @@ from .models import (
     StationConfigurationKey,
     StationReset,
 )
+from .ocpp import masking
 from .services import commands, configuration, evse_ids
 from .services import connectors as connector_service
 from .services import station_settings as settings_service
+from .services.setup import setup_missing
 
 LIST_PAGE_SIZE = 25
 JOURNAL_PAGE_SIZE = 50
+ATTEMPTS_SHOWN = 10
+RESET_DETAIL = {
+    "done": ", station back online",
+    "busy": ", waiting for the station to come back",
+    "failed": ", the station did not come back (see Configuration)",
+    "todo": "",
+}
 
 STATE_FILTERS = [
     ("needs_configuration", "Needs configuration"),
@@ -129,6 +142,7 @@ def next_step(station: Station, keys: list, connectors: list) -> dict | None:
             "text": "The device still needs further configuration.",
             "link": url("configuration"),
             "label": "Auto Configuration",
+            "post": url("auto_configuration"),  # the button starts it (the link is the fallback)
         }
     if busy:
         return {
@@ -174,7 +188,9 @@ def setup_checklist(station: Station, keys: list, connectors: list) -> list[dict
     """The manual's steps with where this station stands, for the overview."""
     url = lambda name: reverse(f"stations:{name}", args=[station.pk])  # noqa: E731
     ok = sum(1 for k in keys if k.is_ok)
-    reset = StationReset.objects.filter(station=station).first()
+    reset = StationReset.objects.filter(station=station).select_related("call").first()
+    # Ticked only when the station came back and booted after it, not as soon as a reset was sent.
+    reset_state = commands.reset_outcome(commands.reset_progress(reset, station))
     configured = sum(1 for c in connectors if c.standard and getattr(c, "evse", None))
     active = station.setup_state == Station.SetupState.ACTIVE
     return [
@@ -187,9 +203,10 @@ def setup_checklist(station: Station, keys: list, connectors: list) -> list[dict
         {
             "label": "Reset Device",
             "detail": f"last {reset.kind.lower()} reset {timezone.localtime(reset.requested_at):%Y-%m-%d %H:%M}"
+            f"{RESET_DETAIL[reset_state]}"
             if reset
             else "not yet",
-            "state": "done" if reset else "todo",
+            "state": reset_state,
             "link": url("configuration") + "#reset",
         },
         {
@@ -217,6 +234,9 @@ def _station_context(request, station, tab: str) -> dict:
         "notice": next_step(station, keys, connectors),
         "can_manage": access.can_manage_station(request.user, station),
         "can_see_settings": access.can_see_prices(request.user, station),
+        "last_attempt": ConnectionAttempt.objects.filter(station=station).first()
+        if station.refused_since_connect
+        else None,
     }
 
 
@@ -242,6 +262,7 @@ def station_detail(request, pk):
         AuditEvent.objects.filter(station=station).select_related("actor").visible_to(request.user)[:30]
     )
     context["remote_panel"] = _remote_panel_available(request, station)
+    context["attempts"] = ConnectionAttempt.objects.filter(station=station)[:ATTEMPTS_SHOWN]
     return _render(request, "stations/station_detail.html", context, "stations/_overview_live.html")
 
 
@@ -254,6 +275,15 @@ def _configuration_context(request, station):
     job = ConfigurationJob.objects.filter(station=station).first()
     reset = StationReset.objects.filter(station=station).select_related("call").first()
     progress = commands.reset_progress(reset, station)
+    waiting = bool(job and job.status == ConfigurationJob.Status.WAITING)
+    # The page stops polling for a station that stays away (the job itself keeps waiting for its reconnect).
+    away_since = max(filter(None, [station.last_seen_at, job.created_at if job else None]), default=None)
+    gave_up = bool(
+        waiting
+        and not station.is_connected
+        and away_since
+        and timezone.now() - away_since > timedelta(seconds=django_settings.STATION_WAIT_GIVE_UP_SECONDS)
+    )
     context.update(
         keys=context_keys,
         job=job,
@@ -267,7 +297,9 @@ def _configuration_context(request, station):
         reset_busy=bool(progress and any(s["state"] == "busy" for s in progress)),
         reset_form=ResetForm(),
         live=bool(job and job.status in (ConfigurationJob.Status.PENDING, ConfigurationJob.Status.RUNNING)),
-        waiting=bool(job and job.status == ConfigurationJob.Status.WAITING),
+        waiting=waiting and not gave_up,
+        gave_up=gave_up,
+        give_up_minutes=max(1, round(django_settings.STATION_WAIT_GIVE_UP_SECONDS / 60)),
     )
     return context
 
@@ -331,11 +363,11 @@ def station_connectors(request, pk):
         if form is None:
             return HttpResponse(status=400)
         form.is_valid()
-        return render(
-            request,
-            "stations/_connector_form.html",
-            {"form": form, "station": station},
-        )
+        for name in list(form.errors):
+            # A field left empty has not been reached yet: not "required" while the operator is still typing.
+            if name != NON_FIELD_ERRORS and not form.data.get(form.add_prefix(name), "").strip():
+                del form.errors[name]
+        return render(request, "stations/_connector_feedback.html", {"form": form, "station": station})
     if bound and all([f.is_valid() for f in forms]):  # a list: every form validated, errors on all
         missing = sum(1 for f in forms if f.evse is None)
         try:
@@ -347,10 +379,15 @@ def station_connectors(request, pk):
                 f"Not enough EVSE IDs available for autopick ({missing} needed). Generate a batch first."
             )
         else:
-            messages.success(
-                request,
-                "Connectors saved. The station is ready to be activated by the customer, or use Open Settings.",
-            )
+            station.refresh_from_db()
+            missing = setup_missing(station)
+            if station.setup_state == Station.SetupState.ACTIVATION_PENDING:
+                text = "Connectors saved. The station is ready to be activated by the customer, or use Open Settings."
+            elif missing:
+                text = f"Connectors saved. Still to do before activation: {', '.join(missing)}."
+            else:
+                text = "Connectors saved."
+            messages.success(request, text)
             return redirect("stations:detail", pk=station.pk)
     context = _station_context(request, station, "connectors")
     context.update(forms=forms, pool_error=pool_error)
@@ -406,6 +443,11 @@ def station_commands(request, pk):
     params = request.GET.copy()
     params.pop("page", None)
     context = _station_context(request, station, "commands")
+    if not context["can_see_settings"]:
+        # Sessions and cards are hidden from this role (technicians): so are the card idTags in the frames.
+        page.object_list = list(page.object_list)
+        for m in page.object_list:
+            m.payload = masking.mask_id_tags(m.payload)
     context.update(
         page=page,
         action=action,
@@ -419,6 +461,22 @@ def station_commands(request, pk):
         querystring=params.urlencode(),
     )
     return _render(request, "stations/station_commands.html", context, "stations/_commands_table.html")
+
+
+# --- Connection attempts of identities that never got in ----------------------------------------------
+
+
+@login_required
+def connection_attempts(request):
+    # Unknown identities belong to no account: a platform page.
+    if not access.is_platform_operator(request.user):
+        raise PermissionDenied("Only platform operators see connection attempts of unknown chargers.")
+    qs = ConnectionAttempt.objects.filter(station__isnull=True)
+    q = request.GET.get("q", "").strip()
+    if q:
+        qs = qs.filter(Q(ocpp_id__icontains=q) | Q(remote_addr__contains=q))
+    context = {"attempts": qs[:100], "q": q, "refresh_url": request.get_full_path()}
+    return _render(request, "stations/connection_attempts.html", context, "stations/_attempts_live.html")
 
 
 # --- EVSE IDs for autopick --------------------------------------------------------------------------

@@ -225,6 +225,7 @@ REGISTRY: dict[str, Entry] = {
     # Settings carry prices: technicians never see them (404, as if the page did not exist for them).
     "stations:settings": Entry(kwargs=pk("station"), visible=COMMERCIAL, get=FULL),
     "stations:commands": Entry(kwargs=pk("station"), visible=TECHNICAL, get=STATION_READERS, htmx=True),
+    "stations:connection_attempts": Entry(get=OPERATORS, htmx=True),
     "stations:evse_ids": Entry(get=OPERATORS),
     "stations:evse_id_export": Entry(get=OPERATORS),
     # EVSE IDs are the platform's pool: operators only, for any account's IDs.
