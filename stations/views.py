@@ -17,6 +17,7 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
 from accounts import access
@@ -405,6 +406,10 @@ def station_settings(request, pk):
         if not can_edit:
             raise PermissionDenied("Your role may look at these settings but not change them.")
         form = StationSettingsForm(request.POST, station=station, user=request.user)
+        if form.is_valid() and not form.has_changed():
+            # Nothing to save: no "Settings saved.", no audit row without changes, no call to the station.
+            messages.info(request, "Nothing changed: no setting was different from what is saved.")
+            return redirect("stations:settings", pk=station.pk)
         if form.is_valid():
             data = {k: v for k, v in form.cleaned_data.items() if k != "access_groups"}
             try:
@@ -486,12 +491,16 @@ def connection_attempts(request):
 def evse_id_list(request):
     _require_operator(request)
     form = EvseIdBatchForm(request.POST or None)
+    # Where the operator came from (Configure Connectors without free IDs): a way back after generating.
+    back = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = ""
     if request.method == "POST" and form.is_valid():
         batch = evse_ids.evse_id_batch_create(**form.cleaned_data, acting_user=request.user)
         messages.success(
             request, f"{batch.count} EVSE IDs generated for {batch.country_code}*{batch.operator_id}."
         )
-        return redirect("stations:evse_ids")
+        return redirect(reverse("stations:evse_ids") + (f"?{urlencode({'next': back})}" if back else ""))
     qs = EvseId.objects.select_related("connector__station").order_by("id")
     status = request.GET.get("status", "")
     if status in EvseId.Status.values:
@@ -502,6 +511,7 @@ def evse_id_list(request):
         "page": page,
         "status": status,
         "available": EvseId.objects.filter(status=EvseId.Status.AVAILABLE).count(),
+        "back": back,
     }
     return render(request, "stations/evse_ids.html", context)
 
