@@ -465,8 +465,11 @@ class StationConfigurationKey(models.Model):
         NOT_SUPPORTED = "not_supported", "Not supported"
         TIMED_OUT = "timed_out", "Timed out"
         FAILED = "failed", "Failed"
+        # The operator accepted that this station cannot take the key (read-only, unknown on this model),
+        # with who and why (not_applicable_by/_reason): setup completes without editing the platform profile.
+        NOT_APPLICABLE = "not_applicable", "Not applicable here"
 
-    OK = (State.ACCEPTED, State.REBOOT_REQUIRED)
+    OK = (State.ACCEPTED, State.REBOOT_REQUIRED, State.NOT_APPLICABLE)
     FAILURES = (State.REJECTED, State.NOT_SUPPORTED, State.TIMED_OUT, State.FAILED)
 
     station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="configuration_keys")
@@ -486,6 +489,12 @@ class StationConfigurationKey(models.Model):
     # becomes Station.pending_password_hash once the station accepts it (or its answer was lost).
     pending_secret_hash = models.CharField(max_length=256, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
+    # When the station's value was last read back (GetConfiguration after a change, after a reboot).
+    read_at = models.DateTimeField(null=True, blank=True)
+    not_applicable_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    not_applicable_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["station", "position", "id"]

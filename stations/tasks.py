@@ -7,6 +7,7 @@ from .calls import call_and_wait, call_wait, wake
 from .models import OcppCall, Station
 from .services.commands import call_result_to_audit
 from .services.configuration import configuration_job_run, configuration_jobs_reap
+from .services.configuration_read import configuration_reread
 from .services.presence import processes_reap
 
 # --- OCPP calls (stations/calls.py) ----------------------------------------------------------------
@@ -32,6 +33,12 @@ def call_station(station_id: int, action: str, payload: dict, source: str = "tas
 
 
 # --- Onboarding (stations/services/configuration.py, commands.py) ----------------------------------
+
+
+@shared_task
+def configuration_reread_task(station_id: int) -> None:
+    """After a boot: read the station's configuration back (stations/services/configuration_read.py)."""
+    configuration_reread(station_pk=station_id, after="reboot")
 
 
 @shared_task

@@ -11,6 +11,11 @@ urlpatterns = [
     path("stations/<int:pk>/", views.station_detail, name="detail"),
     path("stations/<int:pk>/configuration/", views.station_configuration, name="configuration"),
     path("stations/<int:pk>/configuration/run/", views.station_auto_configuration, name="auto_configuration"),
+    path(
+        "stations/<int:pk>/configuration/not-applicable/",
+        views.station_configuration_key,
+        name="configuration_key",
+    ),
     path("stations/<int:pk>/reset/", views.station_reset, name="reset"),
     path("stations/<int:pk>/connectors/", views.station_connectors, name="connectors"),
     path("stations/<int:pk>/settings/", views.station_settings, name="settings"),

@@ -35,7 +35,7 @@ from .models import (
     StationReset,
 )
 from .ocpp import masking
-from .services import commands, configuration, evse_ids
+from .services import commands, configuration, configuration_read, evse_ids
 from .services import connectors as connector_service
 from .services import station_settings as settings_service
 from .services.setup import setup_missing
@@ -272,7 +272,9 @@ def station_detail(request, pk):
 
 def _configuration_context(request, station):
     context = _station_context(request, station, "configuration")
-    keys = context_keys = list(StationConfigurationKey.objects.filter(station=station).select_related("call"))
+    keys = context_keys = list(
+        StationConfigurationKey.objects.filter(station=station).select_related("call", "not_applicable_by")
+    )
     job = ConfigurationJob.objects.filter(station=station).first()
     reset = StationReset.objects.filter(station=station).select_related("call").first()
     progress = commands.reset_progress(reset, station)
@@ -324,6 +326,31 @@ def station_auto_configuration(request, pk):
     )
     result = configuration.configuration_job_start(station=station, kind=kind, acting_user=request.user)
     (messages.success if result.created else messages.info)(request, result.message)
+    return redirect("stations:configuration", pk=station.pk)
+
+
+@login_required
+@require_POST
+def station_configuration_key(request, pk):
+    """Mark one key not applicable on this station (with the reason), or take that back."""
+    station = _station(request, pk)
+    _require_manage(request, station)
+    key = request.POST.get("key", "")
+    try:
+        row = configuration_read.configuration_key_not_applicable(
+            station=station,
+            key=key,
+            reason=request.POST.get("reason", ""),
+            acting_user=request.user,
+            undo=bool(request.POST.get("undo")),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        if row.state == StationConfigurationKey.State.NOT_APPLICABLE:
+            messages.success(request, f"{key} marked not applicable on this station.")
+        else:
+            messages.info(request, f"{key} is required again on this station; Fix All sends it.")
     return redirect("stations:configuration", pk=station.pk)
 
 

@@ -6,13 +6,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditEvent
 from eflux.jobs import enqueue
 from stations import calls
-from stations.models import OcppCall, Station, StationReset
+from stations.models import OcppCall, Station, StationConfigurationKey, StationReset
 
 AUDIT_TASK = "stations.tasks.call_result_to_audit_task"
 
@@ -119,6 +120,17 @@ def reset_progress(reset: StationReset | None, station: Station, now=None) -> li
     steps.append({"label": "Station disconnected (restarting)", "state": "done" if went_down else "busy"})
     if booted:
         steps.append({"label": "Station back online and booted", "state": "done"})
+        # After the boot the configuration is read back (stations.services.configuration_read): the reset
+        # is over when "Station reported" shows what the station holds after it.
+        keys = StationConfigurationKey.objects.filter(station=station, is_secret=False)
+        if keys.exists():
+            unread = keys.filter(Q(read_at__isnull=True) | Q(read_at__lt=station.last_boot_at)).exists()
+            steps.append(
+                {
+                    "label": "Configuration read back after the reboot",
+                    "state": "busy" if unread else "done",
+                }
+            )
         return steps
     refused = bool(
         station.last_refused_at

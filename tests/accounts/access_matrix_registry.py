@@ -82,6 +82,16 @@ def pk(name):
     return lambda w: {"pk": getattr(w, name).pk}
 
 
+def _failed_key(w):
+    """A key the station rejected, for 'not applicable here' (created on first use)."""
+    from stations.models import StationConfigurationKey
+
+    StationConfigurationKey.objects.get_or_create(
+        station=w.station, key="LightIntensity", defaults={"desired_value": "50", "state": "rejected"}
+    )
+    return {"key": "LightIntensity", "reason": "no light on this model"}
+
+
 def _card_csv(w):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -218,6 +228,9 @@ REGISTRY: dict[str, Entry] = {
     "stations:detail": Entry(kwargs=pk("station"), visible=TECHNICAL, get=STATION_READERS),
     "stations:configuration": Entry(kwargs=pk("station"), visible=TECHNICAL, get=STATION_READERS, htmx=True),
     "stations:auto_configuration": Entry(kwargs=pk("station"), visible=TECHNICAL, post=STATION_MANAGERS),
+    "stations:configuration_key": Entry(
+        kwargs=pk("station"), visible=TECHNICAL, post=STATION_MANAGERS, post_data=lambda w: _failed_key(w)
+    ),
     "stations:reset": Entry(
         kwargs=pk("station"), visible=TECHNICAL, post=STATION_MANAGERS, post_data=lambda w: {"kind": "Soft"}
     ),

@@ -67,7 +67,8 @@ def test_operator_onboards_a_new_station_as_the_manual_describes(
 
         # Reset Device: sent, station disconnects, comes back and boots (with its new AuthorizationKey).
         page.click("#reset-device")
-        expect(page.locator("#reset-progress li.done")).to_have_count(3, timeout=90_000)
+        # Sent, disconnected, back and booted, configuration read back after the reboot.
+        expect(page.locator("#reset-progress li.done")).to_have_count(4, timeout=90_000)
         expect(page.locator("#reset-progress")).to_contain_text("Station back online and booted")
         assert sim.station.boot_count >= 2
         shot(page, "05-reset-device-back-online")
