@@ -270,6 +270,10 @@ CONNECTION_ATTEMPT_NEW_ROWS_PER_MINUTE = env_int("CONNECTION_ATTEMPT_NEW_ROWS_PE
 # Progress views stop waiting for a station that does not come back (Reset, an Auto Configuration job waiting
 # for the station) after this long, and say why.
 STATION_WAIT_GIVE_UP_SECONDS = env_int("STATION_WAIT_GIVE_UP_SECONDS", 300)
+# Commissioning test (stations.services.commissioning): how long each step waits for the station, and how long
+# the meter has to rise once the session runs.
+COMMISSIONING_STEP_SECONDS = env_int("COMMISSIONING_STEP_SECONDS", 60)
+COMMISSIONING_METER_SECONDS = env_int("COMMISSIONING_METER_SECONDS", 60)
 
 # --- Security -------------------------------------------------------------------------------------
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)

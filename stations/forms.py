@@ -67,6 +67,19 @@ class ConnectorForm(forms.Form):
         return getattr(self.connector, "evse", None) if self.connector.pk else None
 
 
+class CommissioningForm(forms.Form):
+    connector_id = forms.TypedChoiceField(label="Connector", coerce=int)
+    id_tag = forms.CharField(
+        label="Test card (idTag)",
+        max_length=20,
+        help_text="A card that may charge here; the test charges briefly.",
+    )
+
+    def __init__(self, *args, connector_ids, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["connector_id"].choices = [(c, str(c)) for c in connector_ids]
+
+
 class ResetForm(forms.Form):
     kind = forms.ChoiceField(
         label="Reset type",

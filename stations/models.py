@@ -7,9 +7,10 @@ from django.utils import timezone
 from accounts.models import Membership, account_ids, user_is_operator
 from billing.tariffs import TariffFields
 
+from .commissioning import CommissioningRun
 from .connection_attempts import ConnectionAttempt
 
-__all__ = ["ConnectionAttempt"]  # registered with the app through this module
+__all__ = ["CommissioningRun", "ConnectionAttempt"]  # registered with the app through this module
 
 
 def new_message_id() -> str:

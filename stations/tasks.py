@@ -6,6 +6,7 @@ from celery import shared_task
 from .calls import call_and_wait, call_wait, wake
 from .models import OcppCall, Station
 from .services.commands import call_result_to_audit
+from .services.commissioning import commissioning_run
 from .services.configuration import configuration_job_run, configuration_jobs_reap
 from .services.configuration_read import configuration_reread
 from .services.presence import processes_reap
@@ -33,6 +34,12 @@ def call_station(station_id: int, action: str, payload: dict, source: str = "tas
 
 
 # --- Onboarding (stations/services/configuration.py, commands.py) ----------------------------------
+
+
+@shared_task
+def commissioning_run_task(run_id: int) -> None:
+    """The commissioning test of one connector (stations/services/commissioning.py)."""
+    commissioning_run(run_id=run_id)
 
 
 @shared_task

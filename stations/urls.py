@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import views
+from . import views, views_commissioning
 
 app_name = "stations"
 
@@ -19,6 +19,12 @@ urlpatterns = [
     path("stations/<int:pk>/reset/", views.station_reset, name="reset"),
     path("stations/<int:pk>/connectors/", views.station_connectors, name="connectors"),
     path("stations/<int:pk>/settings/", views.station_settings, name="settings"),
+    path("stations/<int:pk>/commissioning/", views_commissioning.station_commissioning, name="commissioning"),
+    path(
+        "stations/<int:pk>/commissioning/<int:run_id>/",
+        views_commissioning.station_commissioning_report,
+        name="commissioning_report",
+    ),
     path("stations/<int:pk>/commands/", views.station_commands, name="commands"),
     path("connection-attempts/", views.connection_attempts, name="connection_attempts"),
     path("evse-ids/", views.evse_id_list, name="evse_ids"),

@@ -92,6 +92,15 @@ def _failed_key(w):
     return {"key": "LightIntensity", "reason": "no light on this model"}
 
 
+def _commissioning_run(w):
+    from stations.models import CommissioningRun
+
+    run, _ = CommissioningRun.objects.get_or_create(
+        station=w.station, defaults={"connector_id": 1, "id_tag": "TESTCARD", "status": "failed"}
+    )
+    return run
+
+
 def _card_csv(w):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -230,6 +239,19 @@ REGISTRY: dict[str, Entry] = {
     "stations:auto_configuration": Entry(kwargs=pk("station"), visible=TECHNICAL, post=STATION_MANAGERS),
     "stations:configuration_key": Entry(
         kwargs=pk("station"), visible=TECHNICAL, post=STATION_MANAGERS, post_data=lambda w: _failed_key(w)
+    ),
+    "stations:commissioning": Entry(
+        kwargs=pk("station"),
+        visible=TECHNICAL,
+        get=STATION_READERS,
+        htmx=True,
+        post=STATION_MANAGERS,
+        post_data=lambda w: {"connector_id": "1", "id_tag": "TESTCARD"},
+    ),
+    "stations:commissioning_report": Entry(
+        kwargs=lambda w: {"pk": w.station.pk, "run_id": _commissioning_run(w).pk},
+        visible=TECHNICAL,
+        get=STATION_READERS,
     ),
     "stations:reset": Entry(
         kwargs=pk("station"), visible=TECHNICAL, post=STATION_MANAGERS, post_data=lambda w: {"kind": "Soft"}
