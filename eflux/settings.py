@@ -237,8 +237,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": JOB_REAPER_SECONDS,
         "options": {"expires": JOB_REAPER_SECONDS},
     },
+    # Configuration drift: each connected station's configuration is read once a day (a dated snapshot).
+    "stations-configuration-daily-read": {
+        "task": "stations.tasks.configuration_daily_reread_task",
+        "schedule": env_int("CONFIGURATION_READ_SECONDS", 86400),
+        "options": {"expires": 3600},
+    },
 }
-IN_PROCESS_PERIODIC_TASKS = ["stations-reap-stalled-jobs"]
+IN_PROCESS_PERIODIC_TASKS = ["stations-reap-stalled-jobs", "stations-configuration-daily-read"]
 
 # --- OCPP -----------------------------------------------------------------------------------------
 OCPP_HEARTBEAT_INTERVAL = env_int("OCPP_HEARTBEAT_INTERVAL", 300)

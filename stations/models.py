@@ -8,9 +8,14 @@ from accounts.models import Membership, account_ids, user_is_operator
 from billing.tariffs import TariffFields
 
 from .commissioning import CommissioningRun
+from .configuration_snapshots import ConfigurationSnapshot
 from .connection_attempts import ConnectionAttempt
 
-__all__ = ["CommissioningRun", "ConnectionAttempt"]  # registered with the app through this module
+__all__ = [
+    "CommissioningRun",
+    "ConfigurationSnapshot",
+    "ConnectionAttempt",
+]  # registered with the app through this module
 
 
 def new_message_id() -> str:

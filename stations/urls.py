@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import views, views_commissioning
+from . import views, views_commissioning, views_configuration
 
 app_name = "stations"
 
@@ -13,7 +13,7 @@ urlpatterns = [
     path("stations/<int:pk>/configuration/run/", views.station_auto_configuration, name="auto_configuration"),
     path(
         "stations/<int:pk>/configuration/not-applicable/",
-        views.station_configuration_key,
+        views_configuration.station_configuration_key,
         name="configuration_key",
     ),
     path("stations/<int:pk>/reset/", views.station_reset, name="reset"),
@@ -26,6 +26,7 @@ urlpatterns = [
         name="commissioning_report",
     ),
     path("stations/<int:pk>/commands/", views.station_commands, name="commands"),
+    path("configuration-drift/", views_configuration.configuration_drift, name="configuration_drift"),
     path("connection-attempts/", views.connection_attempts, name="connection_attempts"),
     path("evse-ids/", views.evse_id_list, name="evse_ids"),
     path("evse-ids/export.csv", views.evse_id_export, name="evse_id_export"),

@@ -23,9 +23,11 @@ from django.views.decorators.http import require_POST
 from accounts import access
 from accounts.models import AuditEvent
 
+from .configuration_snapshots import snapshot_diff
 from .forms import ConnectorForm, EvseIdBatchForm, ResetForm, StationSettingsForm
 from .models import (
     ConfigurationJob,
+    ConfigurationSnapshot,
     ConnectionAttempt,
     Connector,
     EvseId,
@@ -35,7 +37,7 @@ from .models import (
     StationReset,
 )
 from .ocpp import masking
-from .services import commands, configuration, configuration_read, evse_ids
+from .services import commands, configuration, evse_ids
 from .services import connectors as connector_service
 from .services import station_settings as settings_service
 from .services.setup import setup_missing
@@ -43,6 +45,7 @@ from .services.setup import setup_missing
 LIST_PAGE_SIZE = 25
 JOURNAL_PAGE_SIZE = 50
 ATTEMPTS_SHOWN = 10
+HISTORY_SHOWN = 5
 RESET_DETAIL = {
     "done": ", station back online",
     "busy": ", waiting for the station to come back",
@@ -287,7 +290,18 @@ def _configuration_context(request, station):
         and away_since
         and timezone.now() - away_since > timedelta(seconds=django_settings.STATION_WAIT_GIVE_UP_SECONDS)
     )
+    snapshots = list(ConfigurationSnapshot.objects.filter(station=station)[: HISTORY_SHOWN + 1])
+    history = [
+        {
+            "snapshot": snap,
+            "changes": snapshot_diff(snapshots[i + 1].values, snap.values)
+            if i + 1 < len(snapshots)
+            else None,
+        }
+        for i, snap in enumerate(snapshots[:HISTORY_SHOWN])
+    ]
     context.update(
+        history=history,
         keys=context_keys,
         job=job,
         summary={
@@ -326,31 +340,6 @@ def station_auto_configuration(request, pk):
     )
     result = configuration.configuration_job_start(station=station, kind=kind, acting_user=request.user)
     (messages.success if result.created else messages.info)(request, result.message)
-    return redirect("stations:configuration", pk=station.pk)
-
-
-@login_required
-@require_POST
-def station_configuration_key(request, pk):
-    """Mark one key not applicable on this station (with the reason), or take that back."""
-    station = _station(request, pk)
-    _require_manage(request, station)
-    key = request.POST.get("key", "")
-    try:
-        row = configuration_read.configuration_key_not_applicable(
-            station=station,
-            key=key,
-            reason=request.POST.get("reason", ""),
-            acting_user=request.user,
-            undo=bool(request.POST.get("undo")),
-        )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        if row.state == StationConfigurationKey.State.NOT_APPLICABLE:
-            messages.success(request, f"{key} marked not applicable on this station.")
-        else:
-            messages.info(request, f"{key} is required again on this station; Fix All sends it.")
     return redirect("stations:configuration", pk=station.pk)
 
 

@@ -10,13 +10,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import audit_record
+from eflux.jobs import enqueue
 from stations import calls
-from stations.models import OcppCall, Station, StationConfigurationKey
+from stations.models import ConfigurationSnapshot, OcppCall, Station, StationConfigurationKey
+from stations.ocpp.masking import SECRET_KEYS
 
 from .profiles import values_match
 
 Key = StationConfigurationKey
 REREAD_TASK = "stations.tasks.configuration_reread_task"
+DAILY_TASK = "stations.tasks.configuration_daily_read_task"
 
 
 def reread_keys(station_pk: int) -> list[str]:
@@ -62,17 +65,61 @@ def configuration_reported_store(*, station_pk: int, call: OcppCall, after: str,
     return count
 
 
+SNAPSHOTS_KEPT = 30
+
+
 def configuration_reread(*, station_pk: int, after: str = "reboot") -> int:
-    """Read the station's key rows back now (a worker: after a boot). Offline or no answer: nothing changes."""
-    keys = reread_keys(station_pk)
+    """Read the station's whole configuration now (a worker: after a boot, or the daily read): a dated snapshot,
+    and the key rows' "Station reported". Offline or no answer: nothing changes."""
     station = Station.objects.filter(pk=station_pk, is_connected=True).first()
-    if not keys or station is None:
+    if station is None:
         return 0
     call = calls.call_and_wait(
-        station=station, action="GetConfiguration", payload={"key": keys}, source="configuration_read"
+        station=station, action="GetConfiguration", payload={}, source="configuration_read"
     )
+    if call.status != OcppCall.Status.ANSWERED or not isinstance(call.response, dict):
+        return 0
+    values = {
+        str(i.get("key")): str(i.get("value"))
+        for i in call.response.get("configurationKey") or []
+        if i.get("key") and i.get("value") is not None and str(i.get("key")).lower() not in SECRET_KEYS
+    }
+    ConfigurationSnapshot.objects.create(
+        station_id=station_pk,
+        trigger=ConfigurationSnapshot.Trigger.BOOT
+        if after == "reboot"
+        else ConfigurationSnapshot.Trigger.DAILY,
+        values=values,
+    )
+    old = ConfigurationSnapshot.objects.filter(station_id=station_pk).values_list("pk", flat=True)[
+        SNAPSHOTS_KEPT:
+    ]
+    ConfigurationSnapshot.objects.filter(pk__in=list(old)).delete()
     return configuration_reported_store(
         station_pk=station_pk, call=call, after=after, booted_at=station.last_boot_at
+    )
+
+
+def configuration_daily_reread() -> int:
+    """The daily read of every connected station that has a configuration (beat: configuration-daily-read)."""
+    ids = list(
+        Station.objects.filter(is_connected=True, configuration_keys__isnull=False)
+        .distinct()
+        .values_list("pk", flat=True)
+    )
+    for pk in ids:
+        enqueue(DAILY_TASK, pk)
+    return len(ids)
+
+
+def drifted_stations():
+    """Stations with a key that was read back with another value than the profile requires."""
+    return (
+        Station.objects.filter(
+            configuration_keys__state__in=Key.FAILURES, configuration_keys__read_at__isnull=False
+        )
+        .distinct()
+        .order_by("ocpp_id")
     )
 
 

@@ -261,6 +261,8 @@ REGISTRY: dict[str, Entry] = {
     "stations:settings": Entry(kwargs=pk("station"), visible=COMMERCIAL, get=FULL),
     "stations:commands": Entry(kwargs=pk("station"), visible=TECHNICAL, get=STATION_READERS, htmx=True),
     "stations:connection_attempts": Entry(get=OPERATORS, htmx=True),
+    # Scoped like the station list (each role sees its own stations that drifted).
+    "stations:configuration_drift": Entry(get=EVERYONE),
     "stations:evse_ids": Entry(get=OPERATORS),
     "stations:evse_id_export": Entry(get=OPERATORS),
     # EVSE IDs are the platform's pool: operators only, for any account's IDs.

@@ -44,14 +44,29 @@ def test_reported_is_read_back_after_the_change_and_drift_after_a_reboot_is_caug
         expect(row.locator(".reported")).to_have_text("900")  # read back, not the 0 from before the change
         shot(page, "read-back-after-change")
 
+        # A reset: the whole configuration is read after the boot (a dated snapshot).
+        page.click("#reset-device")
+        expect(page.locator("#reset-progress li.done")).to_have_count(4, timeout=JOB_MS)
+        expect(page.locator("#configuration-history li")).to_have_count(1)
+        expect(page.locator("#configuration-history")).to_contain_text("first read")
+
         # Somebody resets the charger's value on site; after the next reboot the platform reads it back.
         sim.station.configuration.keys[KEY].value = "0"
-        page.click("#reset-device")
+        with page.expect_navigation():
+            page.click("#reset-device")
         expect(row).to_have_attribute("data-state", "failed", timeout=JOB_MS)
         expect(row.locator(".reported")).to_have_text("0")
         expect(row.locator(".reason")).to_contain_text("reports '0' after its reboot")
         expect(page.locator("#fix-all")).to_be_enabled()
+        newest = page.locator("#configuration-history li").first
+        expect(newest).to_contain_text(f"{KEY} 900 → 0")
         shot(page, "drift-after-reboot")
+
+        # The fleet view lists it.
+        page.goto(f"{server.http_url}/configuration-drift/")
+        expect(page.locator("tr[data-station='TRUTH-1']")).to_contain_text(
+            f"{KEY}: required 900, station reports 0"
+        )
     assert StationConfigurationKey.objects.get(station=station, key=KEY).read_at is not None
 
 
@@ -96,3 +111,34 @@ def test_a_key_this_station_cannot_take_is_marked_not_applicable_with_who_and_wh
     from stations.services.profiles import profile_default
 
     assert profile_default().keys.filter(key=KEY).exists()
+
+
+@pytest.mark.parametrize(
+    "older,newer,diff",
+    [
+        ({"A": "1", "B": "x"}, {"A": "1", "B": "y"}, [("B", "x", "y")]),
+        ({"A": "1"}, {"A": "1", "b": "2"}, [("b", None, "2")]),
+        ({"A": "1", "C": "3"}, {"A": "1"}, [("C", "3", None)]),
+        ({"A": "1"}, {"A": "1"}, []),
+    ],
+)
+def test_snapshot_diff(older, newer, diff):
+    from stations.configuration_snapshots import snapshot_diff
+
+    assert snapshot_diff(older, newer) == diff
+
+
+@pytest.mark.django_db
+def test_the_daily_read_asks_every_connected_station_with_a_configuration(monkeypatch):
+    from stations.services import configuration_read
+    from tests.personas import make_station
+
+    asked = []
+    monkeypatch.setattr(configuration_read, "enqueue", lambda task, pk: asked.append((task, pk)))
+    online = make_station("DAILY-ON", is_connected=True)
+    offline = make_station("DAILY-OFF", is_connected=False)
+    bare = make_station("DAILY-BARE", is_connected=True)  # never configured: nothing to compare
+    for s in (online, offline):
+        StationConfigurationKey.objects.create(station=s, key=KEY, desired_value="900", state="accepted")
+    assert configuration_read.configuration_daily_reread() == 1
+    assert asked == [(configuration_read.DAILY_TASK, online.pk)] and bare.pk not in [pk for _, pk in asked]
