@@ -4,7 +4,7 @@ from billing.models import BillingPlan
 from eflux.lib.id_tags import normalize_id_tag
 
 from . import access
-from .fields import VAT_RATE_MESSAGES, CountryField, CurrencyField
+from .fields import PRICE_MESSAGES, VAT_RATE_MESSAGES, CountryField, CurrencyField
 from .models import AccessGroup, Account, ChargeCard, Location, Membership, User
 
 
@@ -199,6 +199,9 @@ class AccessGroupForm(forms.ModelForm):
         from stations.models import Station
 
         super().__init__(*args, **kwargs)
+        for name in ("price_per_kwh", "price_per_session", "price_per_hour"):
+            # The operator's words, not Django's ("no more than 6 digits before the decimal point").
+            self.fields[name].error_messages.update(PRICE_MESSAGES)
         accounts = _limit_account(self, user)
         if self.instance.pk:
             # The account of a group is fixed once created: its members and stations hang off it.

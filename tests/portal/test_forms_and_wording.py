@@ -111,3 +111,24 @@ def test_after_generating_evse_ids_the_operator_gets_back_to_the_station(daphne_
     page.click("#back-to-station")
     assert page.url.endswith(f"/stations/{station.pk}/connectors/")
     expect(page.locator("#c1-evse")).to_have_text("NL*EFL*E000001")
+
+
+@pytest.mark.django_db
+def test_access_group_prices_are_checked_in_the_operators_words(operator, alice_account):
+    from accounts.forms import AccessGroupForm
+
+    form = AccessGroupForm(
+        {
+            "account": alice_account.pk,
+            "name": "Staff",
+            "terms": "reduced",
+            "price_per_kwh": "0.123456",
+            "price_per_hour": "-1",
+            "currency": "eur",
+        },
+        user=operator,
+    )
+    assert not form.is_valid()
+    assert form.errors["price_per_kwh"] == ["At most 4 decimals, e.g. 0.3500."]
+    assert form.errors["price_per_hour"] == ["A price cannot be negative."]
+    assert "currency" not in form.errors
