@@ -1,8 +1,10 @@
 from django import forms
 
 from billing.models import BillingPlan
+from eflux.lib.id_tags import normalize_id_tag
 
 from . import access
+from .fields import PRICE_MESSAGES, VAT_RATE_MESSAGES, CountryField, CurrencyField
 from .models import AccessGroup, Account, ChargeCard, Location, Membership, User
 
 
@@ -38,10 +40,21 @@ class ActivationForm(forms.Form):
 
 
 class AccountForm(forms.ModelForm):
+    country = CountryField(required=False)
+    vat_rate = forms.DecimalField(
+        label="VAT rate (%)",
+        min_value=0,
+        max_value=100,
+        decimal_places=2,  # no digit count: 0-100 says it (the column holds 5 digits)
+        initial=Account._meta.get_field("vat_rate").default,
+        error_messages=VAT_RATE_MESSAGES,
+    )
+
     class Meta:
         model = Account
         fields = ["name", "kind", "address", "country", "vat_number", "vat_rate", "billing_email"]
         widgets = {"address": forms.Textarea(attrs={"rows": 3})}
+        labels = {"vat_number": "VAT number"}
 
 
 class MemberAddForm(forms.Form):
@@ -77,6 +90,8 @@ def _limit_account(form, user):
 
 
 class LocationForm(forms.ModelForm):
+    country = CountryField(required=False)
+
     class Meta:
         model = Location
         fields = ["account", "name", "address", "country", "latitude", "longitude", "timezone"]
@@ -126,6 +141,13 @@ class CardForm(forms.ModelForm):
     # The card rules (own card has an account, holder is a member, roaming names its partner) are in
     # accounts.services.cards.card_save, for the portal, the admin and the CSV import alike.
 
+    def clean_id_tag(self):
+        # The service's rule (eflux.lib.id_tags), said at the field before the other checks run.
+        try:
+            return normalize_id_tag(self.cleaned_data["id_tag"], strict=True)
+        except ValueError as e:
+            raise forms.ValidationError(str(e)) from e
+
     def validate_unique(self):
         # The service normalises the idTag first; uniqueness is checked there (and by the constraint).
         pass
@@ -150,6 +172,8 @@ class GroupCardImportForm(forms.Form):
 
 
 class AccessGroupForm(forms.ModelForm):
+    currency = CurrencyField(initial="EUR")
+
     class Meta:
         model = AccessGroup
         fields = [
@@ -177,6 +201,9 @@ class AccessGroupForm(forms.ModelForm):
         from stations.models import Station
 
         super().__init__(*args, **kwargs)
+        for name in ("price_per_kwh", "price_per_session", "price_per_hour"):
+            # The operator's words, not Django's ("no more than 6 digits before the decimal point").
+            self.fields[name].error_messages.update(PRICE_MESSAGES)
         accounts = _limit_account(self, user)
         if self.instance.pk:
             # The account of a group is fixed once created: its members and stations hang off it.

@@ -74,12 +74,27 @@ class AccessGroupQuerySet(OwnedByAccountQuerySet):
         return self.filter(Q(account_id=station.account_id) | Q(is_shared=True))
 
 
+# What a Field Service Technician did or may do on a serviced station: the technical steps. Settings (prices),
+# activation and sessions stay hidden from them, as on the pages (accounts/access.py).
+TECHNICAL_AUDIT_ACTIONS = (
+    "station.auto_configuration",
+    "station.fix_all",
+    "station.reset",
+    "station.connectors",
+)
+
+
 class AuditEventQuerySet(models.QuerySet):
     def visible_to(self, user):
         if user_is_operator(user):
             return self
         managed = account_ids(user, Membership.MANAGE_ROLES)
-        return self.filter(Q(account_id__in=managed) | Q(station__account_id__in=managed))
+        tech = account_ids(user, Membership.TECH_ROLES)
+        return self.filter(
+            Q(account_id__in=managed)
+            | Q(station__account_id__in=managed)
+            | Q(station__field_service_account_id__in=tech, action__in=TECHNICAL_AUDIT_ACTIONS)
+        )
 
 
 class Account(models.Model):

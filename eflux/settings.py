@@ -20,6 +20,9 @@ def env_int(name: str, default: int) -> int:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", default=not os.environ.get("DJANGO_SECRET_KEY"))
+# `make run` on a laptop: production error pages (no debug 404 listing every URL) over plain http on 127.0.0.1,
+# so no TLS redirect and no Secure-only cookies. Never set in production.
+LOCAL_HTTP = env_bool("EFLUX_LOCAL_HTTP", False)
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-insecure-secret-key-change-me-in-production-0123456789")
 ALLOWED_HOSTS = [
     h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if h
@@ -143,7 +146,7 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 # Without collectstatic (embedded mode, tests), serve straight from the source folders.
-WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", default=DEBUG)
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", default=DEBUG or LOCAL_HTTP)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
@@ -235,6 +238,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": JOB_REAPER_SECONDS,
         "options": {"expires": JOB_REAPER_SECONDS},
     },
+    # Configuration drift: each connected station's configuration is read once a day (a dated snapshot).
+    "stations-configuration-daily-read": {
+        "task": "stations.tasks.configuration_daily_reread_task",
+        "schedule": env_int("CONFIGURATION_READ_SECONDS", 86400),
+        "options": {"expires": 3600},
+    },
 }
 # Billing (billing/services/runs.py): the monthly run on the 1st at 03:00 in BILLING_TIMEZONE for the previous
 # month, and a daily catch-up at 03:30 that finishes a run a crash or a lost worker left open (idempotent).
@@ -249,7 +258,11 @@ CELERY_BEAT_SCHEDULE["billing-daily-catch-up"] = {
 }
 # Celery beat reads crontab entries in this zone (the stations entries are plain intervals).
 CELERY_TIMEZONE = BILLING_TIMEZONE
-IN_PROCESS_PERIODIC_TASKS = ["stations-reap-stalled-jobs", "billing-daily-catch-up"]
+IN_PROCESS_PERIODIC_TASKS = [
+    "stations-reap-stalled-jobs",
+    "stations-configuration-daily-read",
+    "billing-daily-catch-up",
+]
 # The platform as it appears on documents (seller of usage invoices, customer of self-billing invoices).
 BILLING_ISSUER = {
     "name": os.environ.get("BILLING_ISSUER_NAME", "eflux B.V."),
@@ -284,6 +297,24 @@ OCPP_PROCESS_BEAT_SECONDS = float(os.environ.get("OCPP_PROCESS_BEAT_SECONDS", 5)
 OCPP_PROCESS_DEAD_SECONDS = float(os.environ.get("OCPP_PROCESS_DEAD_SECONDS", 30))
 # How many unknown stations one remote address may create per hour before further ones are refused.
 OCPP_NEW_STATIONS_PER_IP_PER_HOUR = env_int("OCPP_NEW_STATIONS_PER_IP_PER_HOUR", 20)
+# Connection diagnostics (stations.services.admission.connection_refusal_record): a refusal of the same
+# (identity, reason, address) is written at most every CONNECTION_ATTEMPT_WRITE_SECONDS per process (the retries
+# in between are counted and added on the next write) and coalesced into one row for
+# CONNECTION_ATTEMPT_COALESCE_SECONDS; an identity keeps its newest CONNECTION_ATTEMPTS_PER_IDENTITY rows, identities
+# that never got in CONNECTION_ATTEMPTS_UNKNOWN_MAX rows in all, and a process creates at most
+# CONNECTION_ATTEMPT_NEW_ROWS_PER_MINUTE new rows a minute (a scan of random identities is logged, not stored).
+CONNECTION_ATTEMPT_WRITE_SECONDS = float(os.environ.get("CONNECTION_ATTEMPT_WRITE_SECONDS", 5))
+CONNECTION_ATTEMPT_COALESCE_SECONDS = env_int("CONNECTION_ATTEMPT_COALESCE_SECONDS", 3600)
+CONNECTION_ATTEMPTS_PER_IDENTITY = env_int("CONNECTION_ATTEMPTS_PER_IDENTITY", 20)
+CONNECTION_ATTEMPTS_UNKNOWN_MAX = env_int("CONNECTION_ATTEMPTS_UNKNOWN_MAX", 5000)
+CONNECTION_ATTEMPT_NEW_ROWS_PER_MINUTE = env_int("CONNECTION_ATTEMPT_NEW_ROWS_PER_MINUTE", 120)
+# Progress views stop waiting for a station that does not come back (Reset, an Auto Configuration job waiting
+# for the station) after this long, and say why.
+STATION_WAIT_GIVE_UP_SECONDS = env_int("STATION_WAIT_GIVE_UP_SECONDS", 300)
+# Commissioning test (stations.services.commissioning): how long each step waits for the station, and how long
+# the meter has to rise once the session runs.
+COMMISSIONING_STEP_SECONDS = env_int("COMMISSIONING_STEP_SECONDS", 60)
+COMMISSIONING_METER_SECONDS = env_int("COMMISSIONING_METER_SECONDS", 60)
 
 # --- Security -------------------------------------------------------------------------------------
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
@@ -296,7 +327,7 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@localhost")
 
-if not DEBUG:
+if not DEBUG and not LOCAL_HTTP:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     # Chargers connect with plain ws:// in security profile 1; the OCPP path must not be redirected. Nor the
     # load balancer's health check, which speaks plain HTTP to each server process (deploy/haproxy.cfg).

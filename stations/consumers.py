@@ -97,12 +97,14 @@ class OcppConsumer(AsyncWebsocketConsumer):
         ocpp_id = self.scope["url_route"]["kwargs"]["identity"]
         # OCPP-J 1.6 §3.2: an identity the Central System does not accept gets HTTP 404.
         if not admission.identity_is_valid(ocpp_id):
+            await self._refused(ocpp_id, admission.Reason.INVALID_IDENTITY)
             await self._deny(404)
             return
         subprotocol = choose_subprotocol(self.scope.get("subprotocols") or [])
         if subprotocol is None:
             # OCPP-J 1.6 §3.2: "complete the WebSocket handshake with a response without a
             # Sec-WebSocket-Protocol header and then immediately close the WebSocket connection."
+            await self._refused(ocpp_id, *admission.subprotocol_refusal(self.scope.get("subprotocols")))
             await self.accept()
             await self.close(code=CLOSE_NORMAL)
             return
@@ -113,6 +115,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         admitted = await db(admission.station_admit)(ocpp_id=ocpp_id, remote_addr=remote)
         if admitted.outcome == "throttled":
             logger.warning("refused new station %r from %s: registration limit reached", ocpp_id, remote)
+            await self._refused(ocpp_id, admission.Reason.THROTTLED)
             await self._deny(404)
             return
         if admitted.checks_credentials:
@@ -123,12 +126,12 @@ class OcppConsumer(AsyncWebsocketConsumer):
             )
             if not verdict.ok:
                 logger.warning("refused station %r from %s: %s", ocpp_id, remote, verdict.reason)
-                try:
-                    await db(admission.station_refusal_record)(
-                        station_pk=admitted.station_pk, reason=verdict.reason
-                    )
-                except Exception:  # the refusal stands; only its note on the station page is lost
-                    logger.exception("station %r: recording the refusal failed", ocpp_id)
+                await self._refused(
+                    ocpp_id,
+                    admission.REFUSAL_REASONS[verdict.reason],
+                    verdict.reason,
+                    station_pk=admitted.station_pk,
+                )
                 await self._deny(401, [(b"www-authenticate", b'Basic realm="OCPP", charset="UTF-8"')])
                 return
             if verdict.promote or verdict.prove:
@@ -216,6 +219,16 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 self.channel_layer.group_add(registry.station_group(self.station_pk), self.channel_name)
             )
 
+    async def _refused(self, ocpp_id: str, reason: str, detail: str = "", station_pk: int | None = None):
+        # Connection diagnostics (stations.services.admission): the refusal stands even if noting it fails.
+        remote = (self.scope.get("client") or [None])[0]
+        try:
+            await db(admission.connection_refusal_record)(
+                ocpp_id=ocpp_id, reason=reason, remote_addr=remote, detail=detail, station_pk=station_pk
+            )
+        except Exception:
+            logger.exception("station %r: recording the refusal failed", ocpp_id)
+
     async def _deny(self, status: int, headers: list | None = None):
         if daphne_denial.INSTALLED or "websocket.http.response" in (self.scope.get("extensions") or {}):
             await self.base_send(
@@ -235,6 +248,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
         limit = settings.OCPP_MAX_FRAME_BYTES
         if len(text_data) > limit or (len(text_data) * 4 > limit and len(text_data.encode()) > limit):
             logger.warning("station %s sent a frame over %s bytes; closing", self.station_pk, limit)
+            ocpp_id = self.scope["url_route"]["kwargs"]["identity"]
+            detail = f"a frame of {len(text_data.encode())} bytes; the limit is {limit}"
+            await self._refused(ocpp_id, admission.Reason.FRAME_TOO_LARGE, detail, station_pk=self.station_pk)
             await self.close(code=CLOSE_NORMAL)
             return
         self.connection.frames.put_nowait(text_data)

@@ -4,6 +4,7 @@ from django import forms
 from django.core.validators import RegexValidator
 
 from accounts import access
+from accounts.fields import PRICE_MESSAGES, CurrencyField
 from accounts.models import AccessGroup, Account, Location
 from billing.models import BillingPlan
 
@@ -66,6 +67,19 @@ class ConnectorForm(forms.Form):
         return getattr(self.connector, "evse", None) if self.connector.pk else None
 
 
+class CommissioningForm(forms.Form):
+    connector_id = forms.TypedChoiceField(label="Connector", coerce=int)
+    id_tag = forms.CharField(
+        label="Test card (idTag)",
+        max_length=20,
+        help_text="A card that may charge here; the test charges briefly.",
+    )
+
+    def __init__(self, *args, connector_ids, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["connector_id"].choices = [(c, str(c)) for c in connector_ids]
+
+
 class ResetForm(forms.Form):
     kind = forms.ChoiceField(
         label="Reset type",
@@ -100,6 +114,19 @@ class EvseIdBatchForm(forms.Form):
     count = forms.IntegerField(min_value=1, max_value=10000, initial=20, help_text="1–10,000")
 
 
+class AccountScopedCheckboxes(forms.CheckboxSelectMultiple):
+    """Each access group's checkbox carries its account (and whether it is shared), so the Settings page offers
+    only the groups of the account chosen in the form (static/js/settings.js); the service checks again."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        group = getattr(value, "instance", None)
+        if group is not None:
+            option["attrs"]["data-account"] = str(group.account_id)
+            option["attrs"]["data-shared"] = "1" if group.is_shared else ""
+        return option
+
+
 class StationSettingsForm(forms.Form):
     billing_plan = forms.ModelChoiceField(
         BillingPlan.objects.filter(is_active=True, kind=BillingPlan.Kind.STATION), required=False
@@ -119,21 +146,32 @@ class StationSettingsForm(forms.Form):
         label="Disable this charge point (no charging, no billing)", required=False
     )
     price_per_kwh = forms.DecimalField(
-        label="Price per kWh (excl. VAT)", min_value=0, max_digits=10, decimal_places=4, required=False
+        label="Price per kWh (excl. VAT)",
+        min_value=0,
+        max_digits=10,
+        decimal_places=4,
+        required=False,
+        error_messages=PRICE_MESSAGES,
     )
     price_per_session = forms.DecimalField(
-        label="Price per session (excl. VAT)", min_value=0, max_digits=10, decimal_places=4, required=False
+        label="Price per session (excl. VAT)",
+        min_value=0,
+        max_digits=10,
+        decimal_places=4,
+        required=False,
+        error_messages=PRICE_MESSAGES,
     )
     price_per_hour = forms.DecimalField(
-        label="Price per hour (excl. VAT)", min_value=0, max_digits=10, decimal_places=4, required=False
+        label="Price per hour (excl. VAT)",
+        min_value=0,
+        max_digits=10,
+        decimal_places=4,
+        required=False,
+        error_messages=PRICE_MESSAGES,
     )
-    currency = forms.CharField(
-        max_length=3,
-        validators=[RegexValidator(r"^[A-Z]{3}$", "Three capital letters, ISO 4217 (e.g. EUR).")],
-        initial="EUR",
-    )
+    currency = CurrencyField(initial="EUR")
     access_groups = forms.ModelMultipleChoiceField(
-        AccessGroup.objects.select_related("account"), required=False, widget=forms.CheckboxSelectMultiple
+        AccessGroup.objects.select_related("account"), required=False, widget=AccountScopedCheckboxes
     )
 
     # Moving a station between accounts, billing plans or service companies stays with operators

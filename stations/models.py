@@ -7,6 +7,16 @@ from django.utils import timezone
 from accounts.models import Membership, account_ids, user_is_operator
 from billing.tariffs import TariffFields
 
+from .commissioning import CommissioningRun
+from .configuration_snapshots import ConfigurationSnapshot
+from .connection_attempts import ConnectionAttempt
+
+__all__ = [
+    "CommissioningRun",
+    "ConfigurationSnapshot",
+    "ConnectionAttempt",
+]  # registered with the app through this module
+
 
 def new_message_id() -> str:
     return str(uuid.uuid4())
@@ -495,8 +505,11 @@ class StationConfigurationKey(models.Model):
         NOT_SUPPORTED_ATTRIBUTE = "not_supported_attribute", "Attribute type not supported"
         TIMED_OUT = "timed_out", "Timed out"
         FAILED = "failed", "Failed"
+        # The operator accepted that this station cannot take the key (read-only, unknown on this model),
+        # with who and why (not_applicable_by/_reason): setup completes without editing the platform profile.
+        NOT_APPLICABLE = "not_applicable", "Not applicable here"
 
-    OK = (State.ACCEPTED, State.REBOOT_REQUIRED)
+    OK = (State.ACCEPTED, State.REBOOT_REQUIRED, State.NOT_APPLICABLE)
     FAILURES = (
         State.REJECTED,
         State.NOT_SUPPORTED,
@@ -525,6 +538,12 @@ class StationConfigurationKey(models.Model):
     # becomes Station.pending_password_hash once the station accepts it (or its answer was lost).
     pending_secret_hash = models.CharField(max_length=256, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
+    # When the station's value was last read back (GetConfiguration after a change, after a reboot).
+    read_at = models.DateTimeField(null=True, blank=True)
+    not_applicable_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    not_applicable_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["station", "position", "id"]

@@ -6,7 +6,9 @@ from celery import shared_task
 from .calls import call_and_wait, call_wait, wake
 from .models import OcppCall, Station
 from .services.commands import call_result_to_audit
+from .services.commissioning import commissioning_run
 from .services.configuration import configuration_job_run, configuration_jobs_reap
+from .services.configuration_read import configuration_daily_reread, configuration_reread
 from .services.presence import processes_reap
 
 # --- OCPP calls (stations/calls.py) ----------------------------------------------------------------
@@ -32,6 +34,29 @@ def call_station(station_id: int, action: str, payload: dict, source: str = "tas
 
 
 # --- Onboarding (stations/services/configuration.py, commands.py) ----------------------------------
+
+
+@shared_task
+def commissioning_run_task(run_id: int) -> None:
+    """The commissioning test of one connector (stations/services/commissioning.py)."""
+    commissioning_run(run_id=run_id)
+
+
+@shared_task
+def configuration_reread_task(station_id: int) -> None:
+    """After a boot: read the station's configuration back (stations/services/configuration_read.py)."""
+    configuration_reread(station_pk=station_id, after="reboot")
+
+
+@shared_task
+def configuration_daily_read_task(station_id: int) -> None:
+    configuration_reread(station_pk=station_id, after="daily")
+
+
+@shared_task
+def configuration_daily_reread_task() -> int:
+    """Beat: the daily read of every connected station's configuration (a dated snapshot each)."""
+    return configuration_daily_reread()
 
 
 @shared_task

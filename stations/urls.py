@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import views
+from . import views, views_commissioning, views_configuration
 
 app_name = "stations"
 
@@ -11,10 +11,23 @@ urlpatterns = [
     path("stations/<int:pk>/", views.station_detail, name="detail"),
     path("stations/<int:pk>/configuration/", views.station_configuration, name="configuration"),
     path("stations/<int:pk>/configuration/run/", views.station_auto_configuration, name="auto_configuration"),
+    path(
+        "stations/<int:pk>/configuration/not-applicable/",
+        views_configuration.station_configuration_key,
+        name="configuration_key",
+    ),
     path("stations/<int:pk>/reset/", views.station_reset, name="reset"),
     path("stations/<int:pk>/connectors/", views.station_connectors, name="connectors"),
     path("stations/<int:pk>/settings/", views.station_settings, name="settings"),
+    path("stations/<int:pk>/commissioning/", views_commissioning.station_commissioning, name="commissioning"),
+    path(
+        "stations/<int:pk>/commissioning/<int:run_id>/",
+        views_commissioning.station_commissioning_report,
+        name="commissioning_report",
+    ),
     path("stations/<int:pk>/commands/", views.station_commands, name="commands"),
+    path("configuration-drift/", views_configuration.configuration_drift, name="configuration_drift"),
+    path("connection-attempts/", views.connection_attempts, name="connection_attempts"),
     path("evse-ids/", views.evse_id_list, name="evse_ids"),
     path("evse-ids/export.csv", views.evse_id_export, name="evse_id_export"),
     path("evse-ids/<str:evse_id>/", views.evse_id_detail, name="evse_id_detail"),

@@ -3,9 +3,12 @@
 Each view: parse, fetch through accounts.access (foreign → 404, wrong role → 403), call a stations.services
 service, render. An htmx request (live refresh) gets only the partial around the region it refreshes."""
 
+from datetime import timedelta
+
+from django.conf import settings as django_settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpResponse
@@ -14,15 +17,19 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
 from accounts import access
 from accounts.models import AuditEvent
 from eflux.pagination import IdOffsetPaginator
 
+from .configuration_snapshots import snapshot_diff
 from .forms import ConnectorForm, EvseIdBatchForm, ResetForm, StationSettingsForm
 from .models import (
     ConfigurationJob,
+    ConfigurationSnapshot,
+    ConnectionAttempt,
     Connector,
     EvseId,
     MessageLog,
@@ -30,12 +37,22 @@ from .models import (
     StationConfigurationKey,
     StationReset,
 )
+from .ocpp import masking
 from .services import commands, configuration, evse_ids
 from .services import connectors as connector_service
 from .services import station_settings as settings_service
+from .services.setup import setup_missing
 
 LIST_PAGE_SIZE = 25
 JOURNAL_PAGE_SIZE = 50
+ATTEMPTS_SHOWN = 10
+HISTORY_SHOWN = 5
+RESET_DETAIL = {
+    "done": ", station back online",
+    "busy": ", waiting for the station to come back",
+    "failed": ", the station did not come back (see Configuration)",
+    "todo": "",
+}
 
 STATE_FILTERS = [
     ("needs_configuration", "Needs configuration"),
@@ -130,6 +147,7 @@ def next_step(station: Station, keys: list, connectors: list) -> dict | None:
             "text": "The device still needs further configuration.",
             "link": url("configuration"),
             "label": "Auto Configuration",
+            "post": url("auto_configuration"),  # the button starts it (the link is the fallback)
         }
     if busy:
         return {
@@ -175,7 +193,9 @@ def setup_checklist(station: Station, keys: list, connectors: list) -> list[dict
     """The manual's steps with where this station stands, for the overview."""
     url = lambda name: reverse(f"stations:{name}", args=[station.pk])  # noqa: E731
     ok = sum(1 for k in keys if k.is_ok)
-    reset = StationReset.objects.filter(station=station).first()
+    reset = StationReset.objects.filter(station=station).select_related("call").first()
+    # Ticked only when the station came back and booted after it, not as soon as a reset was sent.
+    reset_state = commands.reset_outcome(commands.reset_progress(reset, station))
     configured = sum(1 for c in connectors if c.standard and getattr(c, "evse", None))
     active = station.setup_state == Station.SetupState.ACTIVE
     return [
@@ -188,9 +208,10 @@ def setup_checklist(station: Station, keys: list, connectors: list) -> list[dict
         {
             "label": "Reset Device",
             "detail": f"last {reset.kind.lower()} reset {timezone.localtime(reset.requested_at):%Y-%m-%d %H:%M}"
+            f"{RESET_DETAIL[reset_state]}"
             if reset
             else "not yet",
-            "state": "done" if reset else "todo",
+            "state": reset_state,
             "link": url("configuration") + "#reset",
         },
         {
@@ -218,6 +239,9 @@ def _station_context(request, station, tab: str) -> dict:
         "notice": next_step(station, keys, connectors),
         "can_manage": access.can_manage_station(request.user, station),
         "can_see_settings": access.can_see_prices(request.user, station),
+        "last_attempt": ConnectionAttempt.objects.filter(station=station).first()
+        if station.refused_since_connect
+        else None,
     }
 
 
@@ -245,6 +269,7 @@ def station_detail(request, pk):
     context["remote_panel"] = _remote_panel_available(request, station)
     # OCPP 2.0.1 NotifyEvent stream (N07): the newest events, as the station reported them.
     context["events"] = station.events.all()[:20] if station.is_ocpp201 else []
+    context["attempts"] = ConnectionAttempt.objects.filter(station=station)[:ATTEMPTS_SHOWN]
     return _render(request, "stations/station_detail.html", context, "stations/_overview_live.html")
 
 
@@ -253,11 +278,33 @@ def station_detail(request, pk):
 
 def _configuration_context(request, station):
     context = _station_context(request, station, "configuration")
-    keys = context_keys = list(StationConfigurationKey.objects.filter(station=station).select_related("call"))
+    keys = context_keys = list(
+        StationConfigurationKey.objects.filter(station=station).select_related("call", "not_applicable_by")
+    )
     job = ConfigurationJob.objects.filter(station=station).first()
     reset = StationReset.objects.filter(station=station).select_related("call").first()
     progress = commands.reset_progress(reset, station)
+    waiting = bool(job and job.status == ConfigurationJob.Status.WAITING)
+    # The page stops polling for a station that stays away (the job itself keeps waiting for its reconnect).
+    away_since = max(filter(None, [station.last_seen_at, job.created_at if job else None]), default=None)
+    gave_up = bool(
+        waiting
+        and not station.is_connected
+        and away_since
+        and timezone.now() - away_since > timedelta(seconds=django_settings.STATION_WAIT_GIVE_UP_SECONDS)
+    )
+    snapshots = list(ConfigurationSnapshot.objects.filter(station=station)[: HISTORY_SHOWN + 1])
+    history = [
+        {
+            "snapshot": snap,
+            "changes": snapshot_diff(snapshots[i + 1].values, snap.values)
+            if i + 1 < len(snapshots)
+            else None,
+        }
+        for i, snap in enumerate(snapshots[:HISTORY_SHOWN])
+    ]
     context.update(
+        history=history,
         keys=context_keys,
         job=job,
         summary={
@@ -270,7 +317,9 @@ def _configuration_context(request, station):
         reset_busy=bool(progress and any(s["state"] == "busy" for s in progress)),
         reset_form=ResetForm(station=station),
         live=bool(job and job.status in (ConfigurationJob.Status.PENDING, ConfigurationJob.Status.RUNNING)),
-        waiting=bool(job and job.status == ConfigurationJob.Status.WAITING),
+        waiting=waiting and not gave_up,
+        gave_up=gave_up,
+        give_up_minutes=max(1, round(django_settings.STATION_WAIT_GIVE_UP_SECONDS / 60)),
     )
     return context
 
@@ -334,11 +383,11 @@ def station_connectors(request, pk):
         if form is None:
             return HttpResponse(status=400)
         form.is_valid()
-        return render(
-            request,
-            "stations/_connector_form.html",
-            {"form": form, "station": station},
-        )
+        for name in list(form.errors):
+            # A field left empty has not been reached yet: not "required" while the operator is still typing.
+            if name != NON_FIELD_ERRORS and not form.data.get(form.add_prefix(name), "").strip():
+                del form.errors[name]
+        return render(request, "stations/_connector_feedback.html", {"form": form, "station": station})
     if bound and all([f.is_valid() for f in forms]):  # a list: every form validated, errors on all
         missing = sum(1 for f in forms if f.evse is None)
         try:
@@ -350,10 +399,15 @@ def station_connectors(request, pk):
                 f"Not enough EVSE IDs available for autopick ({missing} needed). Generate a batch first."
             )
         else:
-            messages.success(
-                request,
-                "Connectors saved. The station is ready to be activated by the customer, or use Open Settings.",
-            )
+            station.refresh_from_db()
+            missing = setup_missing(station)
+            if station.setup_state == Station.SetupState.ACTIVATION_PENDING:
+                text = "Connectors saved. The station is ready to be activated by the customer, or use Open Settings."
+            elif missing:
+                text = f"Connectors saved. Still to do before activation: {', '.join(missing)}."
+            else:
+                text = "Connectors saved."
+            messages.success(request, text)
             return redirect("stations:detail", pk=station.pk)
     context = _station_context(request, station, "connectors")
     context.update(forms=forms, pool_error=pool_error)
@@ -371,6 +425,10 @@ def station_settings(request, pk):
         if not can_edit:
             raise PermissionDenied("Your role may look at these settings but not change them.")
         form = StationSettingsForm(request.POST, station=station, user=request.user)
+        if form.is_valid() and not form.has_changed():
+            # Nothing to save: no "Settings saved.", no audit row without changes, no call to the station.
+            messages.info(request, "Nothing changed: no setting was different from what is saved.")
+            return redirect("stations:settings", pk=station.pk)
         if form.is_valid():
             data = {k: v for k, v in form.cleaned_data.items() if k != "access_groups"}
             try:
@@ -409,6 +467,11 @@ def station_commands(request, pk):
     params = request.GET.copy()
     params.pop("page", None)
     context = _station_context(request, station, "commands")
+    if not context["can_see_settings"]:
+        # Sessions and cards are hidden from this role (technicians): so are the card idTags in the frames.
+        page.object_list = list(page.object_list)
+        for m in page.object_list:
+            m.payload = masking.mask_id_tags(m.payload)
     context.update(
         page=page,
         action=action,
@@ -424,6 +487,22 @@ def station_commands(request, pk):
     return _render(request, "stations/station_commands.html", context, "stations/_commands_table.html")
 
 
+# --- Connection attempts of identities that never got in ----------------------------------------------
+
+
+@login_required
+def connection_attempts(request):
+    # Unknown identities belong to no account: a platform page.
+    if not access.is_platform_operator(request.user):
+        raise PermissionDenied("Only platform operators see connection attempts of unknown chargers.")
+    qs = ConnectionAttempt.objects.filter(station__isnull=True)
+    q = request.GET.get("q", "").strip()
+    if q:
+        qs = qs.filter(Q(ocpp_id__icontains=q) | Q(remote_addr__contains=q))
+    context = {"attempts": qs[:100], "q": q, "refresh_url": request.get_full_path()}
+    return _render(request, "stations/connection_attempts.html", context, "stations/_attempts_live.html")
+
+
 # --- EVSE IDs for autopick --------------------------------------------------------------------------
 
 
@@ -431,12 +510,16 @@ def station_commands(request, pk):
 def evse_id_list(request):
     _require_operator(request)
     form = EvseIdBatchForm(request.POST or None)
+    # Where the operator came from (Configure Connectors without free IDs): a way back after generating.
+    back = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = ""
     if request.method == "POST" and form.is_valid():
         batch = evse_ids.evse_id_batch_create(**form.cleaned_data, acting_user=request.user)
         messages.success(
             request, f"{batch.count} EVSE IDs generated for {batch.country_code}*{batch.operator_id}."
         )
-        return redirect("stations:evse_ids")
+        return redirect(reverse("stations:evse_ids") + (f"?{urlencode({'next': back})}" if back else ""))
     qs = EvseId.objects.select_related("connector__station").order_by("id")
     status = request.GET.get("status", "")
     if status in EvseId.Status.values:
@@ -447,6 +530,7 @@ def evse_id_list(request):
         "page": page,
         "status": status,
         "available": EvseId.objects.filter(status=EvseId.Status.AVAILABLE).count(),
+        "back": back,
     }
     return render(request, "stations/evse_ids.html", context)
 

@@ -20,7 +20,8 @@ def _id_tag(raw: str) -> str:
     try:
         return normalize_id_tag(raw, strict=True)
     except ValueError as e:
-        raise ValidationError(str(e)) from e
+        # At the field (portal form, admin), not as a banner above the form.
+        raise ValidationError({"id_tag": str(e)}) from e
 
 
 CARD_FIELDS = ["id_tag", "kind", "label", "account_id", "holder_id", "roaming_party", "status", "expires_at"]

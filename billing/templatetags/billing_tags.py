@@ -1,7 +1,9 @@
 from django import template
+from django.utils import timezone
 
 from accounts import access
 from accounts.models import ChargeCard
+from billing import pricing
 from billing.models import ChargingSession
 
 register = template.Library()
@@ -48,6 +50,27 @@ def duration(seconds) -> str:
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}"
+
+
+@register.filter
+def so_far(session):
+    """A running session priced as if it stopped now (elapsed time, energy metered so far); None when it is
+    not running. The session's own total is priced once, at its stop (billing.services.sessions)."""
+    if not session.is_active or not session.started_at:
+        return None
+    elapsed = (timezone.now() - session.started_at).total_seconds()
+    return pricing.price_session(
+        tariff=pricing.Tariff(
+            price_per_kwh=session.price_per_kwh,
+            price_per_session=session.price_per_session,
+            price_per_hour=session.price_per_hour,
+            currency=session.currency,
+        ),
+        energy_wh=session.energy_wh,
+        duration_seconds=int(elapsed),
+        vat_rate=session.vat_rate,
+        free=session.is_free,
+    )
 
 
 @register.filter

@@ -60,3 +60,13 @@ def dumps(frame) -> str:
     if "authorizationkey" in text.lower():
         text = json.dumps(mask(frame), separators=(",", ":"), ensure_ascii=False)
     return storable(text)
+
+
+# Card identifiers in a journal frame, for readers who may not see cards and sessions (Field Service Technicians):
+# OCPP 1.6 idTag / parentIdTag (Authorize, Start/StopTransaction, RemoteStart, ReserveNow, SendLocalList) and
+# 2.0.1 idToken.idToken. The stored payload is JSON text: the keys are matched exactly, the string value replaced.
+_ID_TAG = re.compile(r'("(?:idTag|parentIdTag|idToken)"\s*:\s*)"(?:[^"\\]|\\.)*"')
+
+
+def mask_id_tags(text: str) -> str:
+    return _ID_TAG.sub(lambda m: f'{m.group(1)}"{MASK}"', text)

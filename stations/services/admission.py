@@ -5,8 +5,10 @@ import base64
 import binascii
 import enum
 import hmac
+import logging
 import re
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,7 +18,10 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from stations.models import Station
+from stations.models import ConnectionAttempt, Station
+from stations.ocpp import masking
+
+logger = logging.getLogger(__name__)
 
 # OCPP-J 2.0.1 part 4 §3.1.1 (the rule the 1.6 security whitepaper's profiles assume): identity is an
 # identifierString (a-z A-Z 0-9 * - _ = : + | @ .) of at most 48 characters, without ':' because the
@@ -237,8 +242,140 @@ def station_credentials_used(*, station_pk: int, admitted: Admission, verdict: V
         )
 
 
-def station_refusal_record(*, station_pk: int, reason: str) -> None:
-    """A refused handshake of a known station, shown on its page (the station itself only sees 401)."""
-    Station.objects.filter(pk=station_pk).update(
-        last_refused_at=timezone.now(), last_refusal_reason=reason[:200]
-    )
+# --- connection diagnostics -------------------------------------------------------------------------
+
+Reason = ConnectionAttempt.Reason
+REFUSAL_REASONS = {
+    REFUSED_NO_CREDENTIALS: Reason.NO_CREDENTIALS,
+    REFUSED_MALFORMED: Reason.MALFORMED_AUTH,
+    REFUSED_OTHER_USER: Reason.OTHER_USER,
+    REFUSED_WRONG_PASSWORD: Reason.WRONG_PASSWORD,
+    REFUSED_WRONG_PASSWORD_PENDING: Reason.WRONG_PASSWORD,
+}
+# Station.last_refusal_reason for refusals that are not about credentials (those keep the verdict's words).
+REFUSAL_TEXT = {
+    Reason.INVALID_IDENTITY: "invalid identity",
+    Reason.NO_SUBPROTOCOL: "no OCPP subprotocol offered",
+    Reason.UNSUPPORTED_SUBPROTOCOL: "unsupported OCPP subprotocol",
+    Reason.THROTTLED: "registration limit of its address reached",
+    Reason.FRAME_TOO_LARGE: "frame too large; connection closed",
+}
+
+
+class _Throttle:
+    """In-process bound on diagnostics writes. A charger refused every second would otherwise write every
+    second, and a storm of them (all chargers of a site after a wrong key was pushed) would be a write storm:
+    per (identity, reason, address) one write per window, the retries in between counted and added to the next
+    write; and at most `per_minute` new rows a minute in all (a scan of random identities)."""
+
+    def __init__(self, size: int = 20_000):
+        self.size = size
+        self.lock = threading.Lock()
+        self.recent: OrderedDict[tuple, list] = OrderedDict()  # key -> [written_at (monotonic), unwritten]
+        self.minute = (0, 0)  # (minute number, rows created in it)
+
+    def take(self, key: tuple, window: float) -> int | None:
+        """None: skip the write (counted); else how many earlier retries this write must add."""
+        now = time.monotonic()
+        with self.lock:
+            entry = self.recent.get(key)
+            if entry is not None and now - entry[0] < window:
+                entry[1] += 1
+                return None
+            unwritten = entry[1] if entry else 0
+            self.recent[key] = [now, 0]
+            self.recent.move_to_end(key)
+            while len(self.recent) > self.size:
+                self.recent.popitem(last=False)
+            return unwritten
+
+    def may_create(self, per_minute: int) -> bool:
+        minute = int(time.monotonic() // 60)
+        with self.lock:
+            current, created = self.minute
+            if current != minute:
+                current, created = minute, 0
+            if created >= per_minute:
+                self.minute = (current, created)
+                return False
+            self.minute = (current, created + 1)
+            return True
+
+
+_throttle = _Throttle()
+
+
+def connection_refusal_record(
+    *,
+    ocpp_id: str,
+    reason: str,
+    remote_addr: str | None,
+    detail: str = "",
+    station_pk: int | None = None,
+) -> ConnectionAttempt | None:
+    """A refused or failed handshake (or a connection closed for a frame over the limit): one row per
+    (identity, reason, address) and hour with a counter, the hint derived from the reason; for a known
+    station also its page header's note. None when the write was coalesced away (see _Throttle)."""
+    identity = masking.storable(ocpp_id or "")[:100]
+    detail = masking.storable(detail or "")[:300]
+    unwritten = _throttle.take((identity, reason, remote_addr), settings.CONNECTION_ATTEMPT_WRITE_SECONDS)
+    if unwritten is None:
+        return None
+    now = timezone.now()
+    if station_pk is None:
+        station_pk = Station.objects.filter(ocpp_id=identity).values_list("pk", flat=True).first()
+    if station_pk is not None:
+        Station.objects.filter(pk=station_pk).update(
+            last_refused_at=now, last_refusal_reason=(detail or REFUSAL_TEXT.get(reason, reason))[:200]
+        )
+    window = now - timedelta(seconds=settings.CONNECTION_ATTEMPT_COALESCE_SECONDS)
+    with transaction.atomic():
+        attempt = (
+            ConnectionAttempt.objects.select_for_update()
+            .filter(ocpp_id=identity, reason=reason, remote_addr=remote_addr, last_at__gte=window)
+            .order_by("-last_at")
+            .first()
+        )
+        if attempt is not None:
+            attempt.count += 1 + unwritten
+            attempt.last_at, attempt.detail, attempt.station_id = now, detail[:300], station_pk
+            attempt.save(update_fields=["count", "last_at", "detail", "station"])
+            return attempt
+        if not _throttle.may_create(settings.CONNECTION_ATTEMPT_NEW_ROWS_PER_MINUTE):
+            logger.warning("connection attempt of %r not stored: new-row limit reached", identity)
+            return None
+        attempt = ConnectionAttempt.objects.create(
+            ocpp_id=identity,
+            station_id=station_pk,
+            reason=reason,
+            detail=detail[:300],
+            remote_addr=remote_addr or None,
+            count=1 + unwritten,
+            first_at=now,
+            last_at=now,
+        )
+    _connection_attempts_prune(identity=identity, unknown=station_pk is None)
+    return attempt
+
+
+def _connection_attempts_prune(*, identity: str, unknown: bool) -> None:
+    keep = settings.CONNECTION_ATTEMPTS_PER_IDENTITY
+    old = ConnectionAttempt.objects.filter(ocpp_id=identity).order_by("-last_at", "-id").values("pk")[keep:]
+    ConnectionAttempt.objects.filter(pk__in=list(old.values_list("pk", flat=True))).delete()
+    if unknown:
+        limit = settings.CONNECTION_ATTEMPTS_UNKNOWN_MAX
+        edge = (
+            ConnectionAttempt.objects.filter(station__isnull=True)
+            .order_by("-last_at", "-id")
+            .values_list("last_at", flat=True)[limit : limit + 1]
+        )
+        cutoff = next(iter(edge), None)
+        if cutoff is not None:
+            ConnectionAttempt.objects.filter(station__isnull=True, last_at__lte=cutoff).delete()
+
+
+def subprotocol_refusal(offered: list | None) -> tuple[str, str]:
+    """(reason, detail) for a handshake without a subprotocol we speak (OCPP-J 1.6 §3.2)."""
+    if not offered:
+        return Reason.NO_SUBPROTOCOL, "no Sec-WebSocket-Protocol header"
+    return Reason.UNSUPPORTED_SUBPROTOCOL, ("offered: " + ", ".join(offered))[:300]

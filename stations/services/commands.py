@@ -2,14 +2,18 @@
 a call's outcome means, used by the CLI, remote start/stop, the configuration page and the audit trail."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditEvent
 from eflux.jobs import enqueue
 from stations import calls
-from stations.models import OcppCall, Station, StationReset
+from stations.models import OcppCall, Station, StationConfigurationKey, StationReset
 
 AUDIT_TASK = "stations.tasks.call_result_to_audit_task"
 
@@ -99,7 +103,7 @@ def station_reset(*, station: Station, kind: str, acting_user) -> StationReset:
     return reset
 
 
-def reset_progress(reset: StationReset | None, station: Station) -> list[dict] | None:
+def reset_progress(reset: StationReset | None, station: Station, now=None) -> list[dict] | None:
     """Steps of a reset as the operator sees them, derived from the call and the station's presence."""
     if reset is None:
         return None
@@ -128,25 +132,64 @@ def reset_progress(reset: StationReset | None, station: Station) -> list[dict] |
         or not station.is_connected
     )
     steps.append({"label": "Station disconnected (restarting)", "state": "done" if went_down else "busy"})
+    if booted:
+        steps.append({"label": "Station back online and booted", "state": "done"})
+        # After the boot the configuration is read back (stations.services.configuration_read): the reset
+        # is over when "Station reported" shows what the station holds after it.
+        keys = StationConfigurationKey.objects.filter(station=station, is_secret=False)
+        if keys.exists():
+            unread = keys.filter(Q(read_at__isnull=True) | Q(read_at__lt=station.last_boot_at)).exists()
+            steps.append(
+                {
+                    "label": "Configuration read back after the reboot",
+                    "state": "busy" if unread else "done",
+                }
+            )
+        return steps
     refused = bool(
-        not booted
-        and station.last_refused_at
+        station.last_refused_at
         and station.last_refused_at >= reset.requested_at
         and station.refused_since_connect
     )
     if refused:
-        # Not "back online…" spinning for good: say why its reconnect is refused (it keeps retrying).
+        # Not "back online…" spinning with no reason: say why its reconnect is refused (it keeps retrying).
+        attempt = station.connection_attempts.first()
+        hint = f" {attempt.hint}" if attempt and attempt.hint else ""
         steps.append(
-            {"label": f"Station's reconnect refused: {station.last_refusal_reason}", "state": "failed"}
+            {"label": f"Station's reconnect refused: {station.last_refusal_reason}.{hint}", "state": "failed"}
+        )
+    give_up = reset.requested_at + timedelta(seconds=settings.STATION_WAIT_GIVE_UP_SECONDS)
+    if now is None:
+        now = timezone.now()
+    if now >= give_up:
+        minutes = max(1, round(settings.STATION_WAIT_GIVE_UP_SECONDS / 60))
+        why = "its reconnects are refused (see above)" if refused else "it has not connected and booted again"
+        steps.append(
+            {
+                "label": f"Gave up waiting: the station did not come back within {minutes} min; {why}. "
+                "Check the charger on site, then reset again.",
+                "state": "failed",
+            }
         )
         return steps
     steps.append(
         {
-            "label": "Station back online and booted",
-            "state": "done" if booted else ("busy" if went_down else "todo"),
+            "label": f"Waiting for the station to come back online and boot (until "
+            f"{timezone.localtime(give_up):%H:%M:%S})",
+            "state": "busy" if went_down else "todo",
         }
     )
     return steps
+
+
+def reset_outcome(steps: list[dict] | None) -> str:
+    """The reset as one state for the overview checklist: done | failed | busy | todo."""
+    if not steps:
+        return "todo"
+    states = {s["state"] for s in steps}
+    if "busy" in states or "todo" in states:
+        return "busy"
+    return "failed" if "failed" in states else "done"
 
 
 def call_result_to_audit(*, call_id: int, audit_id: int) -> None:

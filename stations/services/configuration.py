@@ -32,6 +32,7 @@ from stations.models import (
 from . import configuration_v201 as v201
 from .admission import station_key_accepted, station_password_hash
 from .commands import call_meaning
+from .configuration_read import REREAD_TASK, configuration_reported_store
 from .profiles import profile_for, values_match
 
 RUN_TASK = "stations.tasks.configuration_job_run_task"
@@ -93,7 +94,15 @@ def configuration_job_start(*, station: Station, kind: str, acting_user) -> JobS
     if kind == Job.Kind.AUTO:
         wanted = list(profile.keys.all())
         Key.objects.filter(station=station).exclude(key__in=[k.key for k in wanted]).delete()
+        # A key the operator marked not applicable on this station stays so while the profile wants the same value.
+        waived = set(
+            Key.objects.filter(station=station, state=Key.State.NOT_APPLICABLE).values_list(
+                "key", "desired_value"
+            )
+        )
         for pk in wanted:
+            if (pk.key, "" if pk.is_secret else pk.value) in waived:
+                continue
             Key.objects.update_or_create(
                 station=station,
                 key=pk.key,
@@ -334,9 +343,29 @@ def configuration_job_run(*, job_id: int) -> ConfigurationJob | None:
                 return _job_wait(job, station)
 
         lease.beat(force=True)
-        job = _job_finish(job)
-        v201.after_job(station=station, requested_by=job.requested_by)
-        return job
+        if station.is_ocpp201:
+            # 2.0.1: the values were set per variable with SetVariables; reading them back with GetVariables
+            # is not built yet (the 1.6 read-back below speaks GetConfiguration).
+            job = _job_finish(job)
+            v201.after_job(station=station, requested_by=job.requested_by)
+            return job
+        # Read back what was changed: "Station reported" shows the value after the change, and an accepted key
+        # the station does not hold is a failure (stations.services.configuration_read).
+        changed = list(  # this job's changes, a previous (interrupted) run's included
+            Key.objects.filter(job=job, is_secret=False, call__isnull=False, state__in=Key.OK).values_list(
+                "key", flat=True
+            )
+        )
+        if changed:
+            call = calls.call_send(
+                station=station,
+                action="GetConfiguration",
+                payload={"key": changed},
+                requested_by=job.requested_by,
+                source="auto_configuration",
+            )
+            configuration_reported_store(station_pk=station.pk, call=lease.wait(call), after="change")
+        return _job_finish(job)
     except _LeaseLost:
         log.warning("configuration job %s was taken over by another run; this one stops", job_id)
         return Job.objects.filter(pk=job_id).first()
@@ -502,13 +531,15 @@ def configuration_after_boot(*, station_pk: int) -> None:
     """Hook after each accepted BootNotification (stations.services.messages.station_after_boot):
     - a reboot applied every RebootRequired change made before it;
     - a job that waited for the station resumes."""
-    Key.objects.filter(
-        station_id=station_pk, state=Key.State.REBOOT_REQUIRED, updated_at__lt=timezone.now()
-    ).update(state=Key.State.ACCEPTED, reason="Applied by the station's reboot.")
-    for job_id in Job.objects.filter(station_id=station_pk, status=Job.Status.WAITING).values_list(
-        "pk", flat=True
-    ):
+    waiting = list(
+        Job.objects.filter(station_id=station_pk, status=Job.Status.WAITING).values_list("pk", flat=True)
+    )
+    for job_id in waiting:
         _enqueue_run(job_id)
+    if Key.objects.filter(station_id=station_pk).exists():
+        # Read back after every boot (a Reset applies RebootRequired changes; a charger may also lose values);
+        # queued behind a resumed job's calls (one outstanding call per station).
+        enqueue(REREAD_TASK, station_pk)
 
 
 def configuration_summary(station: Station) -> dict:

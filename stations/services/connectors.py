@@ -10,6 +10,7 @@ from accounts.audit import audit_record
 from stations.models import Connector, Station
 
 from .evse_ids import evse_id_autopick
+from .setup import station_setup_advance
 
 Std = Connector.Standard
 PT = Connector.PowerType
@@ -99,7 +100,7 @@ def max_power_watts(power_type: str, voltage: int | None, amperage: int | None) 
 
 @transaction.atomic
 def connectors_configure(*, station: Station, cleaned: list[dict], acting_user) -> list[Connector]:
-    """Save every connector form at once, autopick EVSE IDs, move the station to Activation pending."""
+    """Save every connector form at once, autopick EVSE IDs; Activation pending if the rest is done too."""
     fields = ["standard", "format", "power_type", "max_voltage", "max_amperage"]
     changes, saved = {}, []
     for data in cleaned:
@@ -117,8 +118,8 @@ def connectors_configure(*, station: Station, cleaned: list[dict], acting_user) 
         diff["evse_id"] = evse.evse_id
         changes[str(connector.connector_id)] = diff
         saved.append(connector)
-    if station.setup_state in (Station.SetupState.NEEDS_CONFIGURATION, Station.SetupState.SETUP_IN_PROGRESS):
-        Station.objects.filter(pk=station.pk).update(setup_state=Station.SetupState.ACTIVATION_PENDING)
+    # Activation pending only after Auto Configuration and Reset too (issue 13: not on connectors alone).
+    station_setup_advance(station_pk=station.pk)
     audit_record(
         actor=acting_user,
         action="station.connectors",

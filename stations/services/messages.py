@@ -13,6 +13,7 @@ from eflux import bulk
 from stations.models import Connector, Station
 
 from .configuration import configuration_after_boot
+from .setup import station_setup_advance
 
 
 def station_boot(
@@ -47,6 +48,8 @@ def station_after_boot(station_pk: int) -> None:
     """Runs after each accepted BootNotification has been answered (an @after hook), so it may call the
     station. Follow-up work after a boot (e.g. resuming configuration jobs) starts here."""
     configuration_after_boot(station_pk=station_pk)
+    # A reset's boot may be the last step before activation (connectors were configured before it).
+    station_setup_advance(station_pk=station_pk)
 
 
 def connector_status_report(

@@ -100,6 +100,8 @@ class Configuration:
         self._names = {name.lower(): name for name in keys}
         self.reject_keys = {k.lower() for k in reject_keys}
         self.reboot_keys = {k.lower() for k in reboot_keys}
+        # A faulty charger: answers Accepted for these keys but keeps its old value (the CSMS must read back).
+        self.ignore_keys: set[str] = set()
 
     def name(self, key: str) -> str | None:
         return self._names.get(key.lower())
@@ -155,6 +157,8 @@ class Configuration:
             return ConfigurationStatus.rejected
         if name == "SecurityProfile" and not self._security_profile_allowed(int(normalized)):
             return ConfigurationStatus.rejected
+        if name.lower() in self.ignore_keys:
+            return ConfigurationStatus.accepted
         spec.value = normalized
         if name.lower() in self.reboot_keys:
             return ConfigurationStatus.reboot_required

@@ -83,6 +83,25 @@ def pk(name):
     return lambda w: {"pk": getattr(w, name).pk}
 
 
+def _failed_key(w):
+    """A key the station rejected, for 'not applicable here' (created on first use)."""
+    from stations.models import StationConfigurationKey
+
+    StationConfigurationKey.objects.get_or_create(
+        station=w.station, key="LightIntensity", defaults={"desired_value": "50", "state": "rejected"}
+    )
+    return {"key": "LightIntensity", "reason": "no light on this model"}
+
+
+def _commissioning_run(w):
+    from stations.models import CommissioningRun
+
+    run, _ = CommissioningRun.objects.get_or_create(
+        station=w.station, defaults={"connector_id": 1, "id_tag": "TESTCARD", "status": "failed"}
+    )
+    return run
+
+
 def _card_csv(w):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -221,6 +240,22 @@ REGISTRY: dict[str, Entry] = {
     "stations:detail": Entry(kwargs=pk("station"), visible=TECHNICAL, get=STATION_READERS),
     "stations:configuration": Entry(kwargs=pk("station"), visible=TECHNICAL, get=STATION_READERS, htmx=True),
     "stations:auto_configuration": Entry(kwargs=pk("station"), visible=TECHNICAL, post=STATION_MANAGERS),
+    "stations:configuration_key": Entry(
+        kwargs=pk("station"), visible=TECHNICAL, post=STATION_MANAGERS, post_data=lambda w: _failed_key(w)
+    ),
+    "stations:commissioning": Entry(
+        kwargs=pk("station"),
+        visible=TECHNICAL,
+        get=STATION_READERS,
+        htmx=True,
+        post=STATION_MANAGERS,
+        post_data=lambda w: {"connector_id": "1", "id_tag": "TESTCARD"},
+    ),
+    "stations:commissioning_report": Entry(
+        kwargs=lambda w: {"pk": w.station.pk, "run_id": _commissioning_run(w).pk},
+        visible=TECHNICAL,
+        get=STATION_READERS,
+    ),
     "stations:reset": Entry(
         kwargs=pk("station"), visible=TECHNICAL, post=STATION_MANAGERS, post_data=lambda w: {"kind": "Soft"}
     ),
@@ -228,6 +263,9 @@ REGISTRY: dict[str, Entry] = {
     # Settings carry prices: technicians never see them (404, as if the page did not exist for them).
     "stations:settings": Entry(kwargs=pk("station"), visible=COMMERCIAL, get=FULL),
     "stations:commands": Entry(kwargs=pk("station"), visible=TECHNICAL, get=STATION_READERS, htmx=True),
+    "stations:connection_attempts": Entry(get=OPERATORS, htmx=True),
+    # Scoped like the station list (each role sees its own stations that drifted).
+    "stations:configuration_drift": Entry(get=EVERYONE),
     "stations:evse_ids": Entry(get=OPERATORS),
     "stations:evse_id_export": Entry(get=OPERATORS),
     # EVSE IDs are the platform's pool: operators only, for any account's IDs.

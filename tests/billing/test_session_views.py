@@ -110,7 +110,8 @@ def test_session_list_filters_by_station_card_and_date(
 def test_session_list_htmx_request_gets_the_table_partial(client_for, operator, own_session):
     response = client_for(operator).get("/sessions/", HTTP_HX_REQUEST="true")
     body = listed(response)
-    assert body.startswith('<div id="session-table">') and "<html" not in body
+    assert body.startswith('<div id="session-table"') and "<html" not in body
+    assert 'hx-trigger="every 5s"' in body  # the list refreshes itself (new and ended sessions)
 
 
 def test_session_page_shows_price_breakdown_and_svg_chart(client_for, account_owner, own_session):

@@ -210,8 +210,13 @@ def test_connection_lost_mid_job_waits_then_resumes_without_resending_done_keys(
         wait_for(lambda: ConfigurationJob.objects.filter(pk=job.pk, status="done").exists(), timeout=120)
         sent = [p["key"] for p in changes_sent(sim)]
         assert all(sent.count(k) == 1 for k in set(sent))  # nothing done twice
-        # The resumed job read the configuration again before going on with what was left.
-        assert [a for a, _ in sim.station.received].count("GetConfiguration") == 2
+        # The resumed job read the configuration again before going on with what was left, and read back the
+        # keys it changed at the end (configuration_read: "Station reported" is the value after the change).
+        reads = [p for a, p in sim.station.received if a == "GetConfiguration"]
+        assert len(reads) == 3 and not reads[0].get("key") and not reads[1].get("key")
+        read_back = reads[2]["key"]
+        assert cut_at in read_back and "ClockAlignedDataInterval" in read_back  # the first run's too
+        assert "AuthorizationKey" not in read_back
         assert states(station)[cut_at] == Key.State.ACCEPTED
         assert ConfigurationJob.objects.filter(station=station).count() == 1
 

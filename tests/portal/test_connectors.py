@@ -1,12 +1,16 @@
 """Configure Connectors: one form per reported connector, derived power, rules explained at the field,
 EVSE ID autopick on save, station moves to Activation pending."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from stations.forms import ConnectorForm
-from stations.models import Connector, EvseId, Station
+from stations.models import Connector, EvseId, Station, StationConfigurationKey, StationReset
 from stations.services import connectors, evse_ids
+from stations.services.messages import station_after_boot
 from tests.personas import make_station
 
 
@@ -137,7 +141,37 @@ def test_page_has_one_form_per_reported_connector(client_for, operator, new_stat
     assert "NL*EFL*E000001" in body  # the autopick preview
 
 
+def configured_and_reset(station, *, booted_after_reset=True):
+    """Auto Configuration done and a Reset Device the station came back from (the steps before connectors)."""
+    StationConfigurationKey.objects.create(
+        station=station,
+        key="HeartbeatInterval",
+        desired_value="300",
+        state=StationConfigurationKey.State.ACCEPTED,
+    )
+    reset = StationReset.objects.create(station=station, kind=StationReset.Kind.SOFT)
+    if booted_after_reset:
+        Station.objects.filter(pk=station.pk).update(last_boot_at=reset.requested_at + timedelta(seconds=30))
+    station.refresh_from_db()
+
+
+def test_connectors_alone_do_not_make_a_station_activation_pending(client_for, operator, new_station, pool):
+    configured_and_reset(new_station, booted_after_reset=False)  # reset sent, the station not back yet
+    response = client_for(operator).post(
+        reverse("stations:connectors", args=[new_station.pk]), post_data(c1=GOOD, c2=GOOD), follow=True
+    )
+    new_station.refresh_from_db()
+    assert new_station.setup_state == Station.SetupState.SETUP_IN_PROGRESS
+    assert "Still to do before activation: Reset Device." in response.content.decode()
+    # The reset's boot is then the last step: the same rule moves it on.
+    Station.objects.filter(pk=new_station.pk).update(last_boot_at=timezone.now() + timedelta(seconds=1))
+    station_after_boot(new_station.pk)
+    new_station.refresh_from_db()
+    assert new_station.setup_state == Station.SetupState.ACTIVATION_PENDING
+
+
 def test_save_autopicks_evse_ids_and_moves_to_activation_pending(client_for, operator, new_station, pool):
+    configured_and_reset(new_station)
     response = client_for(operator).post(
         reverse("stations:connectors", args=[new_station.pk]),
         post_data(c1=GOOD, c2={**GOOD, "format": "cable"}),
@@ -199,9 +233,21 @@ def test_htmx_validation_returns_one_form_with_errors_and_power(client_for, oper
         HTTP_HX_REQUEST="true",
     )
     body = response.content.decode()
-    assert body.strip().startswith("<fieldset")
-    assert 'id="c1-card"' in body and 'id="c2-card"' not in body and "<html" not in body
+    # Only the feedback regions, out of band: never an input the operator may be typing in.
+    assert "<input" not in body and "<select" not in body and "<html" not in body
+    assert 'id="c1-power" hx-swap-oob="true"' in body and "c2-" not in body
     assert "11.1 kW" in body  # √3 × 400 V × 16 A
+
+
+def test_htmx_validation_does_not_flag_fields_not_reached_yet(client_for, operator, new_station, pool):
+    response = client_for(operator).post(
+        reverse("stations:connectors", args=[new_station.pk]),
+        {**post_data(c1={**GOOD, "max_voltage": "400", "max_amperage": ""}), "validate": "c1"},
+        HTTP_HX_REQUEST="true",
+    )
+    body = response.content.decode()
+    assert "required" not in body
+    assert 'id="errors-c1-max_amperage" hx-swap-oob="true"></div>' in body
 
 
 def test_technician_may_configure_serviced_station(client_for, fst, own_station, pool):

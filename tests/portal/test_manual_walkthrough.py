@@ -44,8 +44,7 @@ def test_operator_onboards_a_new_station_as_the_manual_describes(
         shot(page, "02-station-needs-configuration")
 
         # Auto Configuration: rows go green live; one key is rejected, with its reason.
-        page.locator("#notice a", has_text="Auto Configuration").click()
-        page.click("#auto-configuration")
+        page.locator("#notice button", has_text="Auto Configuration").click()  # starts it
         expect(page.locator("#job-status")).to_contain_text("Done", timeout=90_000)
         rejected = page.locator(f"tr[data-key='{REJECTED}']")
         expect(rejected).to_have_attribute("data-state", "rejected")
@@ -68,7 +67,8 @@ def test_operator_onboards_a_new_station_as_the_manual_describes(
 
         # Reset Device: sent, station disconnects, comes back and boots (with its new AuthorizationKey).
         page.click("#reset-device")
-        expect(page.locator("#reset-progress li.done")).to_have_count(3, timeout=90_000)
+        # Sent, disconnected, back and booted, configuration read back after the reboot.
+        expect(page.locator("#reset-progress li.done")).to_have_count(4, timeout=90_000)
         expect(page.locator("#reset-progress")).to_contain_text("Station back online and booted")
         assert sim.station.boot_count >= 2
         shot(page, "05-reset-device-back-online")

@@ -75,7 +75,7 @@ def test_operator_activates_a_pending_station_for_a_customer(
 @pytest.mark.parametrize(
     "overrides,field,message",
     [
-        ({"price_per_kwh": "-1"}, "price_per_kwh", "greater than or equal to 0"),
+        ({"price_per_kwh": "-1"}, "price_per_kwh", "A price cannot be negative."),
         ({"price_per_hour": "abc"}, "price_per_hour", "Enter a number"),
         ({"currency": "eu"}, "currency", "ISO 4217"),
         ({"location": "foreign"}, "location", "belongs to Bob Parking Ltd"),
