@@ -10,6 +10,7 @@ import re
 MASK = "********"
 SECRET_KEYS = {"authorizationkey"}
 SECRET_VARIABLES = {"basicauthpassword"}
+_SECRET_NAMES = tuple(SECRET_KEYS | SECRET_VARIABLES)
 
 
 def mask(obj):
@@ -54,10 +55,11 @@ def mask_raw(text: str) -> str:
 
 def dumps(frame) -> str:
     text = json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
-    # Walk the frame only when it can hold the secret key's name: mask() compares key.lower(), and
-    # lower() maps each character alike inside the whole text, so a frame whose lowered text lacks the
+    # Walk the frame only when it can hold a secret's name: mask() compares key.lower() / name.lower(), and
+    # lower() maps each character alike inside the whole text, so a frame whose lowered text lacks every
     # name has nothing to mask (walking every frame was ~1 % of a loaded process's CPU).
-    if "authorizationkey" in text.lower():
+    lowered = text.lower()
+    if any(name in lowered for name in _SECRET_NAMES):
         text = json.dumps(mask(frame), separators=(",", ":"), ensure_ascii=False)
     return storable(text)
 

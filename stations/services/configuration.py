@@ -536,7 +536,13 @@ def configuration_after_boot(*, station_pk: int) -> None:
     )
     for job_id in waiting:
         _enqueue_run(job_id)
-    if Key.objects.filter(station_id=station_pk).exists():
+    if Station.objects.filter(pk=station_pk, ocpp_version="ocpp2.0.1").exists():
+        # 2.0.1 has no read-back yet (GetVariables is not built): the reboot is taken to have applied every
+        # RebootRequired change made before it, as for 1.6 before the read-back.
+        Key.objects.filter(
+            station_id=station_pk, state=Key.State.REBOOT_REQUIRED, updated_at__lt=timezone.now()
+        ).update(state=Key.State.ACCEPTED, reason="Applied by the station's reboot.")
+    elif Key.objects.filter(station_id=station_pk).exists():
         # Read back after every boot (a Reset applies RebootRequired changes; a charger may also lose values);
         # queued behind a resumed job's calls (one outstanding call per station).
         enqueue(REREAD_TASK, station_pk)

@@ -51,8 +51,7 @@ def test_operator_onboards_a_201_station_as_the_manual_describes(
         shot(page, "02-station-needs-configuration")
 
         # Auto Configuration reads the device model and sets each variable, one result per row.
-        page.locator("#notice a", has_text="Auto Configuration").click()
-        page.click("#auto-configuration")
+        page.locator("#notice button", has_text="Auto Configuration").click()  # starts it
         expect(page.locator("#job-status")).to_contain_text("Done", timeout=90_000)
         rejected = page.locator(f"tr[data-key='{REJECTED}']")
         expect(rejected).to_have_attribute("data-state", "rejected")

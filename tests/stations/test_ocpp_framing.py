@@ -100,3 +100,23 @@ def test_the_journal_text_masks_a_key_spelled_with_a_kelvin_sign():
     # "\u212a".lower() == "k": mask() matches it, so the shortcut in dumps() must not skip it.
     frame = [2, "m", "ChangeConfiguration", {"key": "Authorization\u212aey", "value": "s3cret"}]
     assert "s3cret" not in masking.dumps(frame)
+
+
+def test_the_journal_text_masks_the_201_basic_auth_password():
+    # OCPP 2.0.1 A01: SetVariables SecurityCtrlr.BasicAuthPassword; the dumps() shortcut must know that name too.
+    frame = [
+        2,
+        "m",
+        "SetVariables",
+        {
+            "setVariableData": [
+                {
+                    "attributeValue": "s3cret-password-0123",
+                    "component": {"name": "SecurityCtrlr"},
+                    "variable": {"name": "BasicAuthPassword"},
+                }
+            ]
+        },
+    ]
+    text = masking.dumps(frame)
+    assert "s3cret-password-0123" not in text and masking.MASK in text
