@@ -25,6 +25,11 @@ urlpatterns = [
         views_commissioning.station_commissioning_report,
         name="commissioning_report",
     ),
+    path(
+        "stations/<int:pk>/commissioning/<int:run_id>/report.pdf",
+        views_commissioning.station_commissioning_report_pdf,
+        name="commissioning_report_pdf",
+    ),
     path("stations/<int:pk>/commands/", views.station_commands, name="commands"),
     path("configuration-drift/", views_configuration.configuration_drift, name="configuration_drift"),
     path("connection-attempts/", views.connection_attempts, name="connection_attempts"),

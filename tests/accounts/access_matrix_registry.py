@@ -256,6 +256,11 @@ REGISTRY: dict[str, Entry] = {
         visible=TECHNICAL,
         get=STATION_READERS,
     ),
+    "stations:commissioning_report_pdf": Entry(
+        kwargs=lambda w: {"pk": w.station.pk, "run_id": _commissioning_run(w).pk},
+        visible=TECHNICAL,
+        get=STATION_READERS,
+    ),
     "stations:reset": Entry(
         kwargs=pk("station"), visible=TECHNICAL, post=STATION_MANAGERS, post_data=lambda w: {"kind": "Soft"}
     ),
