@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.audit import audit_record
 from stations.models import ConfigurationProfile, ConfigurationProfileKey, Station
@@ -140,6 +141,7 @@ def configuration_profile_create(
     return profile
 
 
+@transaction.atomic
 def configuration_profile_key_not_applicable(
     *, profile: ConfigurationProfile, key: str, reason: str, acting_user
 ) -> ConfigurationProfileKey:
@@ -171,3 +173,46 @@ def values_match(reported: str, desired: str) -> bool:
     a = [p.strip().lower() for p in (reported or "").split(",") if p.strip()]
     b = [p.strip().lower() for p in (desired or "").split(",") if p.strip()]
     return sorted(a) == sorted(b)
+
+
+@transaction.atomic
+def configuration_profile_keys_update(
+    *, profile: ConfigurationProfile, values: dict[str, str], reasons: dict[str, str], acting_user
+) -> list[str]:
+    """The profile page's Save: each key's value (not for generated secrets) and, on a vendor/model profile, the
+    reason it is not applicable on that model (empty: applicable), with who decided it. Returns the keys changed;
+    nothing is saved if any field is wrong (errors keyed "value-<key>" / "reason-<key>")."""
+    rows = list(ConfigurationProfileKey.objects.select_for_update().filter(profile=profile))
+    errors, changed, audit = {}, [], {}
+    for row in rows:
+        value = (values.get(row.key, row.value) or "").strip()
+        reason = (reasons.get(row.key, row.not_applicable_reason) or "").strip()
+        if row.is_secret:
+            value = row.value  # generated per station: nothing to enter
+        if len(value) > 500:  # OCPP 1.6 §6.9: value is CiString500Type
+            errors[f"value-{row.key}"] = "At most 500 characters (OCPP 1.6 §6.9)."
+        if len(reason) > 300:
+            errors[f"reason-{row.key}"] = "At most 300 characters."
+        if reason and profile.is_default:
+            errors[f"reason-{row.key}"] = (
+                "The default is for every charger: waive keys in a vendor/model profile."
+            )
+        if (value, reason) == (row.value, row.not_applicable_reason):
+            continue
+        audit[row.key] = {
+            "value": [row.value, value],
+            "not_applicable_reason": [row.not_applicable_reason, reason],
+        }
+        if reason != row.not_applicable_reason:
+            row.not_applicable_by = acting_user if reason else None
+        row.value, row.not_applicable_reason = value, reason
+        changed.append(row)
+    if errors:
+        raise ValidationError(errors)
+    if changed:
+        ConfigurationProfileKey.objects.bulk_update(
+            changed, ["value", "not_applicable_reason", "not_applicable_by"]
+        )
+        ConfigurationProfile.objects.filter(pk=profile.pk).update(updated_at=timezone.now())
+        audit_record(actor=acting_user, action="configuration_profile.update", obj=profile, changes=audit)
+    return [row.key for row in changed]

@@ -4,11 +4,14 @@ model's profile marks not applicable are so on every station of that model, with
 
 import pytest
 from django.core.exceptions import ValidationError
+from playwright.sync_api import expect
 
 from accounts.models import AuditEvent
 from stations.models import ConfigurationJob, ConfigurationProfileKey, Station, StationConfigurationKey
 from stations.services import profiles
+from tests.browser import login, shot
 from tests.conftest import start_daphne
+from tests.personas import PASSWORD
 from tests.simulated import run_job, running_station
 
 Key = StationConfigurationKey
@@ -119,3 +122,45 @@ def test_profile_errors_are_per_field(operator):
             profile=profiles.profile_default("1.6"), key=WAIVED, reason="x", acting_user=operator
         )
     assert "key" in e.value.message_dict
+
+
+@pytest.mark.browser
+def test_operator_adds_a_model_profile_in_the_portal_and_auto_configuration_follows_it(
+    server, page, operator
+):
+    login(page, server, "operator", PASSWORD)
+    page.click("nav >> text=Profiles")
+    expect(page.locator("#profiles")).to_contain_text("Platform default (OCPP 1.6)")
+    page.locator("input[name=vendor]").press_sequentially("EfluxSim", delay=20)
+    page.locator("input[name=model]").press_sequentially("WB-X", delay=20)
+    page.click("#add-profile")
+    expect(page.locator("ul.messages")).to_contain_text("added as a copy of the default")
+
+    page.fill("input[name='value-MeterValueSampleInterval']", "30")
+    page.locator(f"input[name='reason-{WAIVED}']").press_sequentially("Fixed at 0 on WB-X", delay=10)
+    page.fill("input[name='value-ConnectionTimeOut']", "9" * 501)
+    page.click("#save-profile")
+    # A bad field is shown next to it, and nothing typed is lost.
+    expect(page.locator("#profile-key-ConnectionTimeOut .error")).to_contain_text("At most 500 characters")
+    expect(page.locator("input[name='value-MeterValueSampleInterval']")).to_have_value("30")
+    expect(page.locator(f"input[name='reason-{WAIVED}']")).to_have_value("Fixed at 0 on WB-X")
+    assert (
+        ConfigurationProfileKey.objects.get(profile__model="WB-X", key="MeterValueSampleInterval").value
+        == "60"
+    )
+    page.fill("input[name='value-ConnectionTimeOut']", "60")
+    page.click("#save-profile")
+    expect(page.locator("ul.messages")).to_contain_text(f"Saved: MeterValueSampleInterval, {WAIVED}.")
+    expect(page.locator(f"#profile-key-{WAIVED}")).to_contain_text("Marked by operator")
+
+    with running_station(server, "PRF-B", model="WB-X") as sim:
+        sim.wait_booted()
+        station = Station.objects.get(ocpp_id="PRF-B")
+        run_job(station, ConfigurationJob.Kind.AUTO, operator)
+        assert sim.station.configuration.value("MeterValueSampleInterval") == "30"
+        assert sent(sim, WAIVED) == []
+        page.goto(f"{server.http_url}/stations/{station.pk}/configuration/")
+        row = page.locator(f"tr[data-key={WAIVED}]")
+        expect(row).to_have_attribute("data-state", "not_applicable")
+        expect(row.locator(".reason")).to_contain_text("Not applicable on EfluxSim WB-X: Fixed at 0 on WB-X")
+        shot(page, "configuration-model-profile-not-applicable")
