@@ -151,14 +151,28 @@ class OcppCallAdmin(ReadOnlyAdmin):
 class ConfigurationProfileKeyInline(ScopedInline):
     model = ConfigurationProfileKey
     extra = 1
-    fields = ["position", "key", "value", "generate"]
+    fields = ["position", "key", "value", "generate", "not_applicable_reason", "not_applicable_by"]
+    readonly_fields = ["not_applicable_by"]
 
 
 @admin.register(ConfigurationProfile)
 class ConfigurationProfileAdmin(ScopedModelAdmin):
+    """Profiles per charger vendor/model: vendor and model as the station reports them in BootNotification
+    (model blank: every model of the vendor); profile_for picks the most specific, else the default."""
+
     scope = None  # platform operators only
-    list_display = ["name", "ocpp_version", "is_default", "updated_at"]
+    list_display = ["name", "ocpp_version", "vendor", "model", "is_default", "updated_at"]
+    list_filter = ["ocpp_version", "is_default"]
+    search_fields = ["name", "vendor", "model"]
     inlines = [ConfigurationProfileKeyInline]
+
+    def save_formset(self, request, form, formset, change):
+        # Who decided that a key is not applicable on this model is recorded with the reason.
+        for inline_form in formset.forms:
+            if "not_applicable_reason" in inline_form.changed_data:
+                reason = inline_form.instance.not_applicable_reason
+                inline_form.instance.not_applicable_by = request.user if reason else None
+        super().save_formset(request, form, formset, change)
 
 
 # Configuration jobs and their key rows are written by the configuration service, resets by Reset.

@@ -2,6 +2,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import Membership, account_ids, user_is_operator
@@ -367,11 +368,17 @@ class OcppCall(models.Model):
 
 
 class ConfigurationProfile(models.Model):
-    """The platform's required configuration: data operators edit in the admin, not code."""
+    """The platform's required configuration: data operators edit in the admin, not code. One default per OCPP
+    version, plus profiles for a charger vendor (model blank: every model of it) or one vendor/model, matched
+    against the station's BootNotification (profile_for picks the most specific)."""
 
     name = models.CharField(max_length=100)
     ocpp_version = models.CharField(max_length=16, default="1.6")
     is_default = models.BooleanField(default=False)
+    # As the station sends them in BootNotification (1.6 chargePointVendor/Model, 2.0.1 chargingStation
+    # vendorName/model); compared case-insensitively (CiString, OCPP 1.6 §7).
+    vendor = models.CharField(max_length=50, blank=True)
+    model = models.CharField(max_length=20, blank=True, help_text="Blank: every model of this vendor.")
     description = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -384,6 +391,15 @@ class ConfigurationProfile(models.Model):
                 fields=["ocpp_version"],
                 condition=models.Q(is_default=True),
                 name="configprofile_one_default_per_version",
+            ),
+            # profile_for() must find at most one profile per (version, vendor, model). A non-default profile
+            # without a vendor is never chosen (profile_for), so it is left out.
+            models.UniqueConstraint(
+                "ocpp_version",
+                Lower("vendor"),
+                Lower("model"),
+                condition=models.Q(is_default=False) & ~models.Q(vendor=""),
+                name="configprofile_unique_vendor_model",
             ),
         ]
 
@@ -406,6 +422,16 @@ class ConfigurationProfileKey(models.Model):
     value = models.CharField(max_length=500, blank=True)
     generate = models.CharField(max_length=32, choices=Generate.choices, blank=True, default="")
     position = models.PositiveIntegerField(default=0)
+    # Set: this vendor/model cannot take the key (read-only, unknown on it). Auto Configuration marks the key
+    # Not applicable on every station the profile is for, with this reason and who decided it.
+    not_applicable_reason = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Filled in: the key is not applicable on this model, for this reason.",
+    )
+    not_applicable_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["profile", "position", "id"]

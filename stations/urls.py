@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import views, views_commissioning, views_configuration
+from . import views, views_commissioning, views_configuration, views_profiles
 
 app_name = "stations"
 
@@ -25,8 +25,19 @@ urlpatterns = [
         views_commissioning.station_commissioning_report,
         name="commissioning_report",
     ),
+    path(
+        "stations/<int:pk>/commissioning/<int:run_id>/report.pdf",
+        views_commissioning.station_commissioning_report_pdf,
+        name="commissioning_report_pdf",
+    ),
     path("stations/<int:pk>/commands/", views.station_commands, name="commands"),
     path("configuration-drift/", views_configuration.configuration_drift, name="configuration_drift"),
+    path("configuration-profiles/", views_profiles.configuration_profile_list, name="configuration_profiles"),
+    path(
+        "configuration-profiles/<int:pk>/",
+        views_profiles.configuration_profile_detail,
+        name="configuration_profile",
+    ),
     path("connection-attempts/", views.connection_attempts, name="connection_attempts"),
     path("evse-ids/", views.evse_id_list, name="evse_ids"),
     path("evse-ids/export.csv", views.evse_id_export, name="evse_id_export"),

@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -45,3 +46,16 @@ def station_commissioning_report(request, pk, run_id):
         CommissioningRun.objects.select_related("requested_by", "session"), pk=run_id, station=station
     )
     return render(request, "stations/commissioning_report.html", {"station": station, "run": run})
+
+
+@login_required
+def station_commissioning_report_pdf(request, pk, run_id):
+    station = _station(request, pk)
+    run = get_object_or_404(
+        CommissioningRun.objects.select_related("station", "requested_by", "session"),
+        pk=run_id,
+        station=station,
+    )
+    response = HttpResponse(commissioning.commissioning_report_pdf(run=run), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="commissioning-{station.ocpp_id}-{run.pk}.pdf"'
+    return response

@@ -26,6 +26,7 @@ from billing import numbering, periods
 from billing.models import BillingItem, Invoice, InvoiceLine, SelfBillingAgreement
 from billing.money import invoice_totals
 from billing.pricing import ZERO
+from eflux.pdf import pdf_from_html
 
 Kind = Invoice.Kind
 MENTION_SELF_BILLING = "Self-billing"
@@ -320,12 +321,10 @@ def invoice_title(invoice: Invoice) -> str:
 def invoice_render_pdf(*, invoice: Invoice) -> Invoice:
     """Renders the issued invoice's PDF once and stores it with its SHA-256; later calls return it as it is
     (a re-render could differ in bytes: the stored PDF is the document that was issued)."""
-    from weasyprint import HTML  # heavy import (pango via cffi): only where a PDF is made
-
     invoice = Invoice.objects.get(pk=invoice.pk)
     if invoice.pdf_sha256 or not invoice.is_issued:
         return invoice
-    pdf = HTML(string=invoice_html(invoice)).write_pdf()
+    pdf = pdf_from_html(invoice_html(invoice))
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if locked.pdf_sha256:  # a concurrent render won; keep the first

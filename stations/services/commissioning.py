@@ -21,6 +21,7 @@ from billing.models import ChargingSession
 from billing.remote import session_remote_start, session_remote_stop
 from eflux.jobs import enqueue
 from eflux.lib.id_tags import normalize_id_tag
+from eflux.pdf import pdf_from_template
 from stations import calls
 from stations.models import CommissioningRun, Connector, Station
 
@@ -216,3 +217,11 @@ def commissioning_run(*, run_id: int) -> CommissioningRun | None:
             )  # never leave the test charging
         Run.objects.filter(pk=run.pk).update(status=run.status, reason=run.reason, finished_at=timezone.now())
     return run
+
+
+def commissioning_report_pdf(*, run: CommissioningRun) -> bytes:
+    """The stored run's report as a PDF for the installer and the site owner (same facts as the report page)."""
+    return pdf_from_template(
+        "stations/commissioning_report_pdf.html",
+        {"station": run.station, "run": run, "generated_at": timezone.now()},
+    )

@@ -96,11 +96,15 @@ def configuration_job_start(*, station: Station, kind: str, acting_user) -> JobS
         Key.objects.filter(station=station).exclude(key__in=[k.key for k in wanted]).delete()
         # A key the operator marked not applicable on this station stays so while the profile wants the same value.
         waived = set(
-            Key.objects.filter(station=station, state=Key.State.NOT_APPLICABLE).values_list(
-                "key", "desired_value"
-            )
+            Key.objects.filter(station=station, state=Key.State.NOT_APPLICABLE)
+            # Not the rows a vendor/model profile waived: those follow the profile (_not_applicable_for_model).
+            .exclude(reason__startswith=MODEL_WAIVER_PREFIX)
+            .values_list("key", "desired_value")
         )
         for pk in wanted:
+            if pk.not_applicable_reason:  # the vendor/model profile says this model cannot take it
+                _not_applicable_for_model(station=station, profile=profile, profile_key=pk, job=job, now=now)
+                continue
             if (pk.key, "" if pk.is_secret else pk.value) in waived:
                 continue
             Key.objects.update_or_create(
@@ -138,6 +142,31 @@ def configuration_job_start(*, station: Station, kind: str, acting_user) -> JobS
     Job.objects.filter(pk=job.pk).update(audit_event=event)
     _enqueue_run(job.pk)
     return JobStart(job, True, f"{job.get_kind_display()} started.")
+
+
+MODEL_WAIVER_PREFIX = "Not applicable on "
+
+
+def _not_applicable_for_model(*, station, profile, profile_key, job, now) -> None:
+    """A key the station's vendor/model profile marks not applicable: the row says so, with the profile's reason
+    and who decided it, and is never sent."""
+    Key.objects.update_or_create(
+        station=station,
+        key=profile_key.key,
+        defaults=dict(
+            desired_value="" if profile_key.is_secret else profile_key.value,
+            is_secret=profile_key.is_secret,
+            position=profile_key.position,
+            state=Key.State.NOT_APPLICABLE,
+            reason=f"{MODEL_WAIVER_PREFIX}{profile.vendor} {profile.model or '(any model)'}: "
+            f"{profile_key.not_applicable_reason}"[:300],
+            not_applicable_by=profile_key.not_applicable_by,
+            not_applicable_reason=profile_key.not_applicable_reason,
+            job=None,
+            call=None,
+            updated_at=now,
+        ),
+    )
 
 
 def _enqueue_run(job_pk: int) -> None:

@@ -93,6 +93,12 @@ def _failed_key(w):
     return {"key": "LightIntensity", "reason": "no light on this model"}
 
 
+def _default_profile(w):
+    from stations.services.profiles import profile_default
+
+    return profile_default("1.6")
+
+
 def _commissioning_run(w):
     from stations.models import CommissioningRun
 
@@ -256,6 +262,11 @@ REGISTRY: dict[str, Entry] = {
         visible=TECHNICAL,
         get=STATION_READERS,
     ),
+    "stations:commissioning_report_pdf": Entry(
+        kwargs=lambda w: {"pk": w.station.pk, "run_id": _commissioning_run(w).pk},
+        visible=TECHNICAL,
+        get=STATION_READERS,
+    ),
     "stations:reset": Entry(
         kwargs=pk("station"), visible=TECHNICAL, post=STATION_MANAGERS, post_data=lambda w: {"kind": "Soft"}
     ),
@@ -264,6 +275,18 @@ REGISTRY: dict[str, Entry] = {
     "stations:settings": Entry(kwargs=pk("station"), visible=COMMERCIAL, get=FULL),
     "stations:commands": Entry(kwargs=pk("station"), visible=TECHNICAL, get=STATION_READERS, htmx=True),
     "stations:connection_attempts": Entry(get=OPERATORS, htmx=True),
+    "stations:configuration_profiles": Entry(
+        get=OPERATORS, post=OPERATORS, post_data=lambda w: {"vendor": "MatrixVendor", "ocpp_version": "1.6"}
+    ),
+    # The platform's profiles belong to no account: operator-only whatever the world (403, not 404).
+    "stations:configuration_profile": Entry(
+        kwargs=lambda w: {"pk": _default_profile(w).pk},
+        visible=EVERYONE,
+        get=OPERATORS,
+        post=OPERATORS,
+        post_data=lambda w: {"value-HeartbeatInterval": str(300 + w.account.pk)},
+        foreign_status=403,
+    ),
     # Scoped like the station list (each role sees its own stations that drifted).
     "stations:configuration_drift": Entry(get=EVERYONE),
     "stations:evse_ids": Entry(get=OPERATORS),

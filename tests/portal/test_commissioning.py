@@ -2,8 +2,11 @@
 over a real socket: a connector that works passes every step; one whose meter never rises fails with that reason,
 and the session the test started is stopped."""
 
+import io
+
 import pytest
 from playwright.sync_api import expect
+from pypdf import PdfReader
 
 from billing.models import ChargingSession
 from stations.models import CommissioningRun, Station
@@ -20,6 +23,14 @@ def server(transactional_db, tmp_path):
     srv = start_daphne(tmp_path, OCPP_CALL_SWEEP_SECONDS="0.1", COMMISSIONING_METER_SECONDS="8")
     yield srv
     srv.stop()
+
+
+def report_pdf_text(page, server):
+    """The report page's PDF, fetched with the browser's session as the Download PDF link does."""
+    pdf = page.request.get(server.http_url + page.locator("#report-pdf-link").get_attribute("href"))
+    assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.body().startswith(b"%PDF-")
+    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.body())).pages)
 
 
 def run_commissioning(page, server, ocpp_id):
@@ -47,6 +58,8 @@ def test_a_working_connector_passes_and_gets_a_report(server, page, operator):
         expect(page.locator("#report-result")).to_have_text("Passed")
         expect(page.locator("#commissioning-report-page")).to_contain_text("COMM-OK")
         shot(page, "commissioning-report")
+        text = report_pdf_text(page, server)
+        assert "Commissioning report" in text and "COMM-OK" in text and "Passed" in text
     run = CommissioningRun.objects.get(station=station)
     assert run.energy_wh and run.energy_wh > 0 and run.session.status == ChargingSession.Status.COMPLETED
     actions = [a for a, _ in sim.station.received]
@@ -65,6 +78,8 @@ def test_a_meter_that_never_rises_fails_with_that_reason_and_the_session_is_stop
         expect(page.locator("#report-result")).to_have_text("Failed")
         expect(page.locator("#report-reason")).to_contain_text("The meter did not rise")
         shot(page, "commissioning-meter-failed")
+        text = report_pdf_text(page, server)
+        assert "COMM-NOMETER" in text and "Failed" in text and "The meter did not rise" in text
         run = CommissioningRun.objects.get(station=station)
         assert run.session is not None
         # The test does not leave the connector charging.
