@@ -32,7 +32,7 @@ from stations.models import (
 from . import configuration_v201 as v201
 from .admission import station_key_accepted, station_password_hash
 from .commands import call_meaning
-from .configuration_read import REREAD_TASK, configuration_reported_store
+from .configuration_read import REREAD_TASK, configuration_reported_store, variables_changed_read
 from .profiles import profile_for, values_match
 
 RUN_TASK = "stations.tasks.configuration_job_run_task"
@@ -372,12 +372,6 @@ def configuration_job_run(*, job_id: int) -> ConfigurationJob | None:
                 return _job_wait(job, station)
 
         lease.beat(force=True)
-        if station.is_ocpp201:
-            # 2.0.1: the values were set per variable with SetVariables; reading them back with GetVariables
-            # is not built yet (the 1.6 read-back below speaks GetConfiguration).
-            job = _job_finish(job)
-            v201.after_job(station=station, requested_by=job.requested_by)
-            return job
         # Read back what was changed: "Station reported" shows the value after the change, and an accepted key
         # the station does not hold is a failure (stations.services.configuration_read).
         changed = list(  # this job's changes, a previous (interrupted) run's included
@@ -385,7 +379,21 @@ def configuration_job_run(*, job_id: int) -> ConfigurationJob | None:
                 "key", flat=True
             )
         )
-        if changed:
+        if changed and station.is_ocpp201:  # 2.0.1: GetVariables (B06), in chunks the station takes
+            variables_changed_read(
+                station=station,
+                keys=changed,
+                send=lambda payload: lease.wait(
+                    calls.call_send(
+                        station=station,
+                        action="GetVariables",
+                        payload=payload,
+                        requested_by=job.requested_by,
+                        source="auto_configuration",
+                    )
+                ),
+            )
+        elif changed:
             call = calls.call_send(
                 station=station,
                 action="GetConfiguration",
@@ -394,7 +402,9 @@ def configuration_job_run(*, job_id: int) -> ConfigurationJob | None:
                 source="auto_configuration",
             )
             configuration_reported_store(station_pk=station.pk, call=lease.wait(call), after="change")
-        return _job_finish(job)
+        job = _job_finish(job)
+        v201.after_job(station=station, requested_by=job.requested_by)  # 2.0.1 only (B02.FR.01)
+        return job
     except _LeaseLost:
         log.warning("configuration job %s was taken over by another run; this one stops", job_id)
         return Job.objects.filter(pk=job_id).first()
@@ -565,13 +575,7 @@ def configuration_after_boot(*, station_pk: int) -> None:
     )
     for job_id in waiting:
         _enqueue_run(job_id)
-    if Station.objects.filter(pk=station_pk, ocpp_version="ocpp2.0.1").exists():
-        # 2.0.1 has no read-back yet (GetVariables is not built): the reboot is taken to have applied every
-        # RebootRequired change made before it, as for 1.6 before the read-back.
-        Key.objects.filter(
-            station_id=station_pk, state=Key.State.REBOOT_REQUIRED, updated_at__lt=timezone.now()
-        ).update(state=Key.State.ACCEPTED, reason="Applied by the station's reboot.")
-    elif Key.objects.filter(station_id=station_pk).exists():
+    if Key.objects.filter(station_id=station_pk).exists():
         # Read back after every boot (a Reset applies RebootRequired changes; a charger may also lose values);
         # queued behind a resumed job's calls (one outstanding call per station).
         enqueue(REREAD_TASK, station_pk)

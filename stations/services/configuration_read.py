@@ -1,9 +1,11 @@
 """Configuration that tells the truth: what the station holds, read back with GetConfiguration (OCPP 1.6
-§5.8) after a job changed keys and after every boot (a Reset applies RebootRequired changes), stored on the
+§5.8; 2.0.1: GetVariables B06, configuration_read_v201.py) after a job changed keys and after every boot (a Reset applies RebootRequired changes), stored on the
 key rows ("Station reported"); and a key the operator marks "not applicable" on one station, with who and why.
 
 An accepted key the station reports with another value when read back is not configured: it becomes a failure
 with that reason (Fix All sends it again), never a green check beside the wrong value."""
+
+from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -15,6 +17,7 @@ from stations import calls
 from stations.models import ConfigurationSnapshot, OcppCall, Station, StationConfigurationKey
 from stations.ocpp.masking import SECRET_KEYS
 
+from .configuration_read_v201 import get_variables_read
 from .profiles import values_match
 
 Key = StationConfigurationKey
@@ -33,19 +36,32 @@ def configuration_reported_store(*, station_pk: int, call: OcppCall, after: str,
     if call.status != OcppCall.Status.ANSWERED or not isinstance(call.response, dict):
         return 0
     reported = {str(i.get("key", "")).lower(): i for i in call.response.get("configurationKey") or []}
-    now, count = timezone.now(), 0
     asked = {str(k).lower() for k in (call.payload or {}).get("key") or []}  # empty: every key was asked
+    return reported_rows_store(
+        station_pk=station_pk, reported=reported, asked=asked or None, after=after, booted_at=booted_at
+    )
+
+
+def reported_rows_store(
+    *, station_pk: int, reported: dict[str, dict], asked: set[str] | None, after: str, booted_at=None
+) -> int:
+    """The read-back of either version on the key rows: reported is {key (lower case): {"value"[, "readonly"]}},
+    asked the lower-case keys that were asked and answered (None: all). `after`: "change", "reboot", or "boot"
+    (a boot that was no reboot, e.g. 2.0.1's TriggerMessage BootNotification: RebootRequired stays)."""
+    now, count = timezone.now(), 0
     for row in Key.objects.filter(station_id=station_pk, is_secret=False):
         item = reported.get(row.key.lower())
         if item is None:
-            if not asked or row.key.lower() in asked:  # asked and not reported (unknownKey): still read
+            if asked is None or row.key.lower() in asked:  # asked and not reported (unknown): still read
                 Key.objects.filter(pk=row.pk).update(read_at=now)
             continue
         count += 1
         row.reported_value = str(item.get("value") or "")[:500]
-        row.readonly = bool(item.get("readonly"))
         row.read_at = now
-        fields = ["reported_value", "readonly", "read_at"]
+        fields = ["reported_value", "read_at"]
+        if "readonly" in item:  # GetConfiguration says; GetVariables does not (the device model did)
+            row.readonly = bool(item.get("readonly"))
+            fields.append("readonly")
         matches = values_match(row.reported_value, row.desired_value)
         rebooted = after == "reboot" and (booted_at is None or row.updated_at < booted_at)
         if row.state == Key.State.REBOOT_REQUIRED and rebooted:
@@ -57,12 +73,23 @@ def configuration_reported_store(*, station_pk: int, call: OcppCall, after: str,
             )[:300]
             fields += ["state", "reason"]
         elif row.state == Key.State.ACCEPTED and not matches:
-            when = "after its reboot" if after == "reboot" else "when read back after the change"
+            when = {"reboot": "after its reboot", "boot": "after its boot"}.get(
+                after, "when read back after the change"
+            )
             row.state = Key.State.FAILED
             row.reason = f"The station accepted it but reports {row.reported_value!r} {when}."[:300]
             fields += ["state", "reason"]
         row.save(update_fields=fields)
     return count
+
+
+def variables_changed_read(*, station: Station, send: Callable[[dict], OcppCall], keys: list[str]) -> int:
+    """2.0.1, after a job changed variables: read them back with GetVariables (B06) and store the answers."""
+    got = get_variables_read(station_pk=station.pk, keys=keys, send=send)
+    if got is None:
+        return 0
+    reported, answered = got
+    return reported_rows_store(station_pk=station.pk, reported=reported, asked=answered, after="change")
 
 
 SNAPSHOTS_KEPT = 30
@@ -72,10 +99,10 @@ def configuration_reread(*, station_pk: int, after: str = "reboot") -> int:
     """Read the station's whole configuration now (a worker: after a boot, or the daily read): a dated snapshot,
     and the key rows' "Station reported". Offline or no answer: nothing changes."""
     station = Station.objects.filter(pk=station_pk, is_connected=True).first()
-    if station is None or station.is_ocpp201:
-        # GetConfiguration is OCPP 1.6; a 2.0.1 station's device model comes from NotifyReport
-        # (stations/services/device_model.py), its read-back with GetVariables is not built yet.
+    if station is None:
         return 0
+    if station.is_ocpp201:
+        return _variables_reread(station=station, after=after)
     call = calls.call_and_wait(
         station=station, action="GetConfiguration", payload={}, source="configuration_read"
     )
@@ -86,6 +113,40 @@ def configuration_reread(*, station_pk: int, after: str = "reboot") -> int:
         for i in call.response.get("configurationKey") or []
         if i.get("key") and i.get("value") is not None and str(i.get("key")).lower() not in SECRET_KEYS
     }
+    _snapshot_take(station_pk=station_pk, after=after, values=values)
+    return configuration_reported_store(
+        station_pk=station_pk, call=call, after=after, booted_at=station.last_boot_at
+    )
+
+
+def _variables_reread(*, station: Station, after: str) -> int:
+    """2.0.1: every non-secret key row read with GetVariables (B06), in chunks the station takes; the snapshot
+    holds the variables that were read (a 2.0.1 station's whole device model comes from NotifyReport)."""
+    keys = reread_keys(station.pk)
+    got = get_variables_read(
+        station_pk=station.pk,
+        keys=keys,
+        send=lambda payload: calls.call_and_wait(
+            station=station, action="GetVariables", payload=payload, source="configuration_read"
+        ),
+    )
+    if got is None:
+        return 0
+    reported, answered = got
+    values = {k: reported[k.lower()]["value"] for k in keys if k.lower() in reported}
+    _snapshot_take(station_pk=station.pk, after=after, values=values)
+    if after == "reboot" and station.boot_reason == "Triggered":
+        after = "boot"  # B02/F06: a BootNotification asked for with TriggerMessage is no reboot
+    return reported_rows_store(
+        station_pk=station.pk,
+        reported=reported,
+        asked=answered,
+        after=after,
+        booted_at=station.last_boot_at,
+    )
+
+
+def _snapshot_take(*, station_pk: int, after: str, values: dict[str, str]) -> None:
     ConfigurationSnapshot.objects.create(
         station_id=station_pk,
         trigger=ConfigurationSnapshot.Trigger.BOOT
@@ -97,16 +158,12 @@ def configuration_reread(*, station_pk: int, after: str = "reboot") -> int:
         SNAPSHOTS_KEPT:
     ]
     ConfigurationSnapshot.objects.filter(pk__in=list(old)).delete()
-    return configuration_reported_store(
-        station_pk=station_pk, call=call, after=after, booted_at=station.last_boot_at
-    )
 
 
 def configuration_daily_reread() -> int:
     """The daily read of every connected station that has a configuration (beat: configuration-daily-read)."""
     ids = list(
         Station.objects.filter(is_connected=True, configuration_keys__isnull=False)
-        .exclude(ocpp_version="ocpp2.0.1")  # 1.6 read-back only (configuration_reread)
         .distinct()
         .values_list("pk", flat=True)
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from ocpp.exceptions import OccurrenceConstraintViolationError
 from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint as _OcppChargePoint
 from ocpp.v201 import call, call_result
@@ -44,17 +45,29 @@ class _ChargePoint(_OcppChargePoint):
         await self.station._send_report(request_id)
 
     @on(Action.get_report)
-    def on_get_report(self, request_id, **kwargs):
-        self.station._received(Action.get_report, {"requestId": request_id, **kwargs})
+    def on_get_report(self, request_id, component_variable=None, **kwargs):
+        self.station._received(
+            Action.get_report, {"requestId": request_id, "componentVariable": component_variable, **kwargs}
+        )
+        # B08.FR.04/05: only the requested components/variables; nothing matches -> EmptyResultSet, no report.
+        if component_variable and not self.station.configuration.report(component_variable):
+            return call_result.GetReport(status="EmptyResultSet")
         return call_result.GetReport(status="Accepted")
 
     @after(Action.get_report)
-    async def after_get_report(self, request_id, **_):
-        await self.station._send_report(request_id)
+    async def after_get_report(self, request_id, component_variable=None, **_):
+        if not component_variable or self.station.configuration.report(component_variable):
+            await self.station._send_report(request_id, component_variable)
 
     @on(Action.get_variables)
     def on_get_variables(self, get_variable_data, **_):
         self.station._received(Action.get_variables, {"getVariableData": get_variable_data})
+        per_message = self.station.configuration.int("DeviceDataCtrlr.ItemsPerMessage", 20)
+        if len(get_variable_data) > per_message:
+            # B06.FR.16 lets a station refuse more than ItemsPerMessageGetVariables with a CALLERROR.
+            raise OccurrenceConstraintViolationError(
+                description=f"more than ItemsPerMessage ({per_message}) getVariableData"
+            )
         results = []
         for item in get_variable_data:
             attribute = item.get("attribute_type", "Actual")
@@ -335,8 +348,8 @@ class SimulatedStation201(TransactionsV201):
             self.heartbeat_interval = self.configuration.int(key)
         self._save_state()
 
-    async def _send_report(self, request_id: int) -> None:
-        items = self.configuration.report()
+    async def _send_report(self, request_id: int, component_variable: list | None = None) -> None:
+        items = self.configuration.report(component_variable)
         per_message = max(self.configuration.int("DeviceDataCtrlr.ItemsPerMessage", 20), 1)
         parts = [items[i : i + per_message] for i in range(0, len(items), per_message)] or [[]]
         for seq, part in enumerate(parts):

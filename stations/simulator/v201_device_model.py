@@ -7,7 +7,9 @@ real charger applies to GetVariables / SetVariables (B05, B06):
 - ReadOnly -> Rejected on set; WriteOnly (BasicAuthPassword) -> Rejected on get (part 2 §2.2.1: write-only, so
   the CSMS never reads it back);
 - a value that does not fit the data type (integer, boolean, MemberList of the values list) -> Rejected;
-- variables listed in reject_variables always Rejected, those in reboot_variables RebootRequired.
+- variables listed in reject_variables always Rejected, those in reboot_variables RebootRequired;
+- variables listed in ignore_variables: a faulty charger that answers Accepted but keeps its old value (the CSMS
+  must read back with GetVariables to find out; the 1.6 simulator's ignore_keys).
 
 Keys are "Component.Variable" (station-wide instances only; the EVSE and Connector components are reported
 per EVSE but not settable). The connection loop uses int(key), keys[key].value, snapshot() and load()."""
@@ -111,6 +113,7 @@ class DeviceModel:
         self.evses = evses
         self.reject = {k.lower() for k in reject_variables}
         self.reboot = {k.lower() for k in reboot_variables}
+        self.ignore_variables: set[str] = set()  # lower-case keys: Accepted, value kept (see the docstring)
 
     # -- what the connection loop uses -------------------------------------------------------------
 
@@ -168,7 +171,8 @@ class DeviceModel:
             or not self._valid(found, value)
         ):
             return "Rejected"
-        found.value = value
+        if found.key.lower() not in self.ignore_variables:
+            found.value = value
         return "RebootRequired" if found.key.lower() in self.reboot else "Accepted"
 
     @staticmethod
@@ -186,8 +190,16 @@ class DeviceModel:
 
     # -- NotifyReport ------------------------------------------------------------------------------
 
-    def report(self) -> list[dict]:
-        """The full inventory (B07 FullInventory) as reportData, in camelCase."""
+    def report(self, component_variable: list | None = None) -> list[dict]:
+        """The full inventory (B07 FullInventory) as reportData, in camelCase; with GetReport's
+        componentVariable (B08), only the listed components (a variable given: only that variable).
+        componentCriteria is not applied: this model has no Active/Available/Enabled/Problem variables."""
+        items = self._inventory()
+        if not component_variable:
+            return items
+        return [i for i in items if any(_matches(i, wanted) for wanted in component_variable)]
+
+    def _inventory(self) -> list[dict]:
         items = []
         for v in self.keys.values():
             attribute = {"type": "Actual", "mutability": v.mutability, "persistent": True, "constant": False}
@@ -220,6 +232,22 @@ class DeviceModel:
                 )
             )
         return items
+
+
+def _matches(item: dict, wanted: dict) -> bool:
+    """GetReport's componentVariable entry (snake_case from the library, or camelCase) against a reportData
+    item: same component name (and EVSE/instance when given), and the variable when one is given."""
+    component = wanted.get("component") or {}
+    variable = wanted.get("variable") or {}
+    got = item["component"]
+    if component.get("name") != got.get("name"):
+        return False
+    if component.get("instance") and component.get("instance") != got.get("instance"):
+        return False
+    evse = component.get("evse") or {}
+    if evse.get("id") is not None and evse.get("id") != (got.get("evse") or {}).get("id"):
+        return False
+    return not variable.get("name") or variable.get("name") == item["variable"].get("name")
 
 
 def _ro(component: dict, variable: str, value: str, data_type: str) -> dict:

@@ -82,7 +82,9 @@ def test_operator_onboards_a_201_station_as_the_manual_describes(
         expect(page.locator("input[name=kind][value=Immediate]")).to_have_count(1)
         expect(page.locator("input[name=kind][value=Soft]")).to_have_count(0)
         page.click("#reset-device")
-        expect(page.locator("#reset-progress li.done")).to_have_count(3, timeout=90_000)
+        # Four steps done: the last is the read-back with GetVariables after the boot.
+        expect(page.locator("#reset-progress li.done")).to_have_count(4, timeout=90_000)
+        expect(page.locator("#reset-progress li.done").last).to_contain_text("Configuration read back")
         expect(page.locator(f"tr[data-key='{REBOOT}']")).to_have_attribute("data-state", "accepted")
         assert sim.station.boot_count >= 2 and sim.station.boot_reason == "RemoteReset"
         shot(page, "05-reset-on-idle-back-online")

@@ -153,9 +153,12 @@ def test_auto_configuration_reads_the_device_model_and_sets_each_variable_with_i
         station.refresh_from_db()
         assert station.boot_reason == "RemoteReset"
         assert station.password_required and not station.pending_password_hash
-        assert (
-            Key.objects.get(station=station, key="OCPPCommCtrlr.WebSocketPingInterval").state
-            == Key.State.ACCEPTED
+        # The read-back after the boot (GetVariables) resolves the RebootRequired change.
+        wait_for(
+            lambda: (
+                Key.objects.get(station=station, key="OCPPCommCtrlr.WebSocketPingInterval").state
+                == Key.State.ACCEPTED
+            )
         )
         password = sim.station.password
     # Now only the new password opens the door (A01.FR.03, after it was proven).
