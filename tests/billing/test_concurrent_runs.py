@@ -86,7 +86,10 @@ def test_b3_even_without_the_lease_two_runs_bill_once(
     transactional_db, own_station, foreign_card, alice_account, account_owner
 ):
     _world(own_station, foreign_card, alice_account, account_owner)
-    outs = _run_two(BILLING_RUN_LEASE_SECONDS=0)
+    # A lease that has always expired already (a zero lease still refuses a run whose clock read `now` a
+    # moment before the other's: CI saw that race), so the lease keeps nobody out and only the ledger's keys,
+    # the draft rule and the locked numbering can keep the two runs from billing twice.
+    outs = _run_two(BILLING_RUN_LEASE_SECONDS=-3600)
     # Neither was kept out by the lease: both ran the steps (overlapping, as both processes start together).
     assert not any("in progress" in o for o in outs), outs
     _assert_one_run()
