@@ -73,9 +73,11 @@ def postgres_backends_cpu(database: str) -> dict[int, float]:
 
 def start_profiler(pid: int, duration: float, out: Path) -> subprocess.Popen:
     """py-spy (PyPI) samples the server during the window: collapsed stacks ("raw"), one line per stack with
-    its sample count, only samples holding the GIL (= CPU in Python), by thread; bench/profile_top.py
-    summarises them. Sampling costs the server a little CPU (py-spy
-    reads its memory from another process), so a profiled run's ratio is not a figure."""
+    its sample count, by thread, only threads that are running (py-spy leaves out idle ones: waiting on a
+    socket, a lock or the GIL); bench/profile_top.py summarises them. Not `--gil`: py-spy takes the GIL's
+    last holder for its holder, so while the process is idle the thread that last ran (e.g. one waiting for
+    PostgreSQL) collects the samples. Sampling costs the server a little CPU (py-spy reads its memory from
+    another process), so a profiled run's ratio is not a figure."""
     py_spy = Path(sys.executable).parent / "py-spy"
     return subprocess.Popen(
         [
@@ -90,7 +92,6 @@ def start_profiler(pid: int, duration: float, out: Path) -> subprocess.Popen:
             "--format",
             "raw",
             "--nonblocking",
-            "--gil",
             "--threads",
             "--output",
             str(out),

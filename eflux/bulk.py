@@ -5,15 +5,21 @@ Why not `bulk_create`: on PostgreSQL Django 5.2 sends one `INSERT ... SELECT * F
 array per column, and psycopg's client-side binding (Django's default cursor) quotes every element of every
 array in Python. Under the capacity issue's load that quoting alone was ~16 % of the daphne process's CPU, and
 building the model instances and their per-field `get_db_prep_save` calls another ~10 % (profile in
-docs/benchmarks.md). Here PostgreSQL gets the rows by COPY (psycopg's `Cursor.copy`, rows formatted by its C
-implementation): PostgreSQL took 21,000 rows/s by COPY on this machine against 2,300 single-row commits/s.
+docs/benchmarks.md). Here PostgreSQL gets all rows as one JSON parameter (below, `rows_json`: built by the json
+module's C encoder, bound server side, one round trip; COPY, used before, needs two and returns no ids).
 
 Other databases (the embedded SQLite default) get `executemany` of one INSERT, values prepared by the model's
-fields, so both paths store the same thing. Callers run inside their own transaction: COPY is a statement of
-it like any INSERT (all rows or none, constraints checked as usual, deferred foreign keys at commit)."""
+fields, so both paths store the same thing. Callers run inside their own transaction or alone in autocommit:
+it is one INSERT statement (all rows or none, constraints checked as usual, deferred foreign keys at commit)."""
 
+import functools
+import json
+import re
 from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
 
+import psycopg
 from django.db import connection
 from django.db.models import Model
 
@@ -27,12 +33,12 @@ def rows_insert(model: type[Model], columns: Sequence[str], rows: Sequence[Seque
     table = connection.ops.quote_name(model._meta.db_table)
     names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            # Plain Python values (str, int, bool, Decimal, aware datetime, None) are what Django itself hands
-            # psycopg for these field types; psycopg's text COPY escapes tabs, newlines and backslashes.
-            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+        # One round trip (below: rows_json); plain Python values are what Django itself hands psycopg.
+        values = json_columns(model, tuple(columns))
+        pg_execute(
+            f"INSERT INTO {table} ({names}) SELECT {values} FROM jsonb_array_elements(%s::jsonb) AS r(e)",
+            [rows_json(rows)],
+        )
         return
     prepared = [[f.get_db_prep_save(v, connection) for f, v in zip(fields, row, strict=True)] for row in rows]
     placeholders = ", ".join(["%s"] * len(fields))
@@ -76,3 +82,57 @@ def rows_update(model: type[Model], values: dict, where: str, params: Sequence) 
 def placeholders(values: Sequence) -> str:
     """`%s, %s, ...` for an IN (...) list of these values."""
     return ", ".join(["%s"] * len(values))
+
+
+# --- PostgreSQL: many rows as one JSON parameter -------------------------------------------------------
+#
+# Every statement that waits for PostgreSQL costs this process ~60-70 us of CPU beyond the statement itself on
+# this machine (sleeping in poll and being woken: `SELECT pg_sleep(0.0005)` 69 us against `SELECT 1` 12 us),
+# so the hot writers count round trips. A COPY is two (start, then data and end) and its ids need a third
+# (nextval); rows sent as one JSON array parameter, read back by jsonb_array_elements and cast per column,
+# go in with ids drawn and returned by the same statement, in one round trip. One parameter, bound server
+# side: no client-side quoting per value (the JSON text is built by the json module's C encoder).
+
+
+def _json_default(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)  # exact: cast back by the column's numeric type
+    raise TypeError(f"{type(value).__name__} is not a row value")
+
+
+def rows_json(rows: Sequence[Sequence]) -> str:
+    """The rows (tuples of plain values: str, int, bool, None, Decimal, aware datetime) as one JSON array."""
+    return json.dumps(rows, default=_json_default, separators=(",", ":"))
+
+
+@functools.cache
+def json_columns(model: type[Model], columns: tuple[str, ...], source: str = "e", offset: int = 0) -> str:
+    """`(e->>0)::type0, (e->>1)::type1, ...`: the values of one JSON row (`source`, an array whose element
+    offset + i is column i) cast to the columns' database types."""
+    casts = []
+    for i, name in enumerate(columns):
+        field = model._meta.get_field(name)
+        db_type = field.rel_db_type(connection) if field.is_relation else field.db_type(connection)
+        # Without the type modifier: a cast to varchar(64) would cut a longer value silently, where the
+        # INSERT's own assignment to the column refuses it, as any INSERT would.
+        casts.append(f"({source}->>{offset + i})::{re.sub(r'[(].*[)]', '', db_type)}")
+    return ", ".join(casts)
+
+
+def sequence_of(model: type[Model]) -> str:
+    """The SQL expression of `model`'s primary key sequence (for nextval)."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    return f"pg_get_serial_sequence('{table}', '{model._meta.pk.column}')"
+
+
+def pg_execute(sql: str, params: Sequence) -> list[tuple]:
+    """Run one statement on the default connection with server-side binding (psycopg's plain Cursor rather
+    than Django's client-binding one: the JSON parameter is sent as is, and a repeated statement is prepared
+    by psycopg), errors translated as Django's own cursor does (so a lost connection is an OperationalError
+    and the connection is checked before reuse). In the caller's transaction, or alone in autocommit."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description is not None else []

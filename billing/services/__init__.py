@@ -15,7 +15,7 @@ Never lose, never double (§3.7, errata §3.18, §3.54):
   payloads.
 """
 
-from billing.services.meter_values import meter_values_record, meter_values_record_many
+from billing.services.meter_values import meter_values_record, meter_values_record_many, meter_values_store
 from billing.services.review import FLAG_LABELS, Flag
 from billing.services.sessions import (
     StopResult,
@@ -32,6 +32,7 @@ __all__ = [
     "authorize_id_tag",
     "meter_values_record",
     "meter_values_record_many",
+    "meter_values_store",
     "session_price",
     "transaction_start",
     "transaction_stop",

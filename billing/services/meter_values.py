@@ -135,7 +135,12 @@ def _stored_keys(station_ids: set[int], times: set[datetime]) -> set[tuple]:
 
 @transaction.atomic
 def meter_values_record_many(messages: list[dict]) -> list[StoredValue]:
-    """Store the sampled values of several MeterValues.req (from any stations) in one transaction: one
+    """meter_values_store in a transaction of its own."""
+    return meter_values_store(messages)
+
+
+def meter_values_store(messages: list[dict]) -> list[StoredValue]:
+    """Store the sampled values of several MeterValues.req (from any stations), in the caller's transaction: one
     SELECT for their sessions, one COPY (PostgreSQL) or INSERT for all rows, one UPDATE for live progress.
     The OCPP handler groups concurrent messages into one call (group commit, stations/ocpp/v16_transactions.py).
 

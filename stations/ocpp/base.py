@@ -55,6 +55,11 @@ class CsmsChargePointMixin:
     RESPELL: dict[str, str] = {}
     #: all actions this version knows (either direction), for NotImplemented vs NotSupported
     KNOWN_ACTIONS: frozenset[str] = frozenset()
+    #: action → name of a method(**snake_case payload) -> (journal.Effect | None, response) for station
+    #: messages whose answer does not depend on the database: CALL row, effect and CALLRESULT row are written
+    #: in one transaction (`_fused_call`). The action's @on handler must give the same result (it runs when
+    #: the fused path declines) and the action must have no @after hook.
+    FUSED: dict[str, str] = {}
 
     # Set by the library's ChargePoint.__init__.
     id: str
@@ -100,12 +105,10 @@ class CsmsChargePointMixin:
             return
 
         if frame.message_type == 2:
-            log_id = await self._journal_in(
-                MessageLog.Kind.CALL,
-                frame.action,
-                frame.message_id,
-                masking.dumps([2, frame.message_id, frame.action, frame.payload]),
-            )
+            stored = masking.dumps([2, frame.message_id, frame.action, frame.payload])
+            if frame.action in self.FUSED and await self._fused_call(frame, stored):
+                return
+            log_id = await self._journal_in(MessageLog.Kind.CALL, frame.action, frame.message_id, stored)
             await self._handle_frame_call(frame, log_id)
             return
 
@@ -146,6 +149,50 @@ class CsmsChargePointMixin:
                 frame.message_id,
                 CallOutcome("error", None, frame.error_code, frame.error_description, frame.error_details),
             )
+
+    async def _fused_call(self, frame: framing.Frame, stored: str) -> bool:
+        """Answer a FUSED action with one transaction for the CALL's journal row, its effect and our
+        CALLRESULT's row, then send. False (nothing written, nothing sent) hands the frame to the ordinary
+        path, which journals it alone and answers whatever is wrong with it: a refusal, an invalid payload,
+        a value the builder rejects, or an effect that failed in the database."""
+        if await self.refuse_call(frame.action):
+            return False
+        handlers = self.route_map.get(frame.action) or {}
+        if "_after_action" in handlers:
+            return False
+        try:
+            v.validate(self.schema_version, v.CALL, frame.action, frame.payload)
+            effect, response = getattr(self, self.FUSED[frame.action])(**case.to_snake(frame.payload))
+            payload = case.to_camel(remove_nones(serialize_as_dict(response)))
+            v.validate(self.schema_version, v.CALLRESULT, frame.action, payload)
+        except (v.PayloadInvalid, ValueError, TypeError):
+            return False
+        answer = [3, frame.message_id, payload]
+        exchange = journal.Exchange(
+            call=self._journal_row(
+                MessageLog.Direction.IN, MessageLog.Kind.CALL, frame.action, frame.message_id, stored, None
+            ),
+            effect=effect,
+            result=self._journal_row(
+                MessageLog.Direction.OUT,
+                MessageLog.Kind.CALLRESULT,
+                frame.action,
+                frame.message_id,
+                masking.dumps(answer),
+                None,
+            ),
+        )
+        try:
+            await journal.exchange_writer().submit(exchange)
+        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception:
+            logger.warning(
+                "%s: %s could not be stored with its effect; handling it alone", self.id, frame.action
+            )
+            return False
+        await self._connection.send(json.dumps(answer, separators=(",", ":")))
+        return True
 
     async def _handle_frame_call(self, frame: framing.Frame, log_id: int):
         refusal = await self.refuse_call(frame.action)
@@ -207,18 +254,21 @@ class CsmsChargePointMixin:
 
     # --- outgoing ---------------------------------------------------------------------------------
 
+    def _journal_row(self, direction, kind, action: str, message_id: str, payload: str, response_to) -> dict:
+        return dict(
+            station_id=self.station_pk,
+            connection_id=self.connection_id,
+            direction=direction,
+            kind=kind,
+            action=masking.storable(action[:64]),
+            message_id=masking.storable(message_id)[:64],
+            payload=payload,
+            response_to_id=response_to,
+        )
+
     async def _journal(self, direction, kind, action: str, message_id: str, payload: str, response_to) -> int:
         return await journal.writer().submit(
-            dict(
-                station_id=self.station_pk,
-                connection_id=self.connection_id,
-                direction=direction,
-                kind=kind,
-                action=masking.storable(action[:64]),
-                message_id=masking.storable(message_id)[:64],
-                payload=payload,
-                response_to_id=response_to,
-            )
+            self._journal_row(direction, kind, action, message_id, payload, response_to)
         )
 
     async def _journal_in(self, kind, action, message_id, payload, response_to=None) -> int:

@@ -7,9 +7,19 @@ commits/s but 21,000 rows/s when batched). So a process has one writer: frames f
 queue up while the previous batch commits, and go in together with one bulk INSERT (plus one UPDATE of
 last_seen_at for the stations that spoke) in one transaction. Nobody waits for a timer: an idle process
 writes a lone frame at once; a busy one batches as much as arrived during the last commit. Each caller
-resumes only after its row is committed, so "journal first, then process/send" still holds frame by frame."""
+resumes only after its row is committed, so "journal first, then process/send" still holds frame by frame.
+
+The commonest station messages (Heartbeat, StatusNotification, MeterValues) go further: their answer does not
+depend on what the database holds, so the CALL's row, what it changes and our CALLRESULT's row are written in
+one transaction (an Exchange, grouped across stations like frames are) and the answer is sent after that
+commit. Journal and effect are then atomic: a stored effect always has its frame in the journal, a frame
+whose effect failed is handled the ordinary way (journaled alone, answered CALLERROR). That is one commit per
+message instead of three (journal in, effect, journal out) (docs/benchmarks.md)."""
 
 import asyncio
+import functools
+from collections.abc import Callable
+from typing import NamedTuple
 
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
@@ -36,29 +46,136 @@ COLUMNS = (
 )
 
 
+def _quoted(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+@functools.cache
+def _batch_sql() -> str:
+    """PostgreSQL: a batch of journal rows in one statement (eflux/bulk.py: one round trip), their ids
+    drawn from the table's sequence and returned in the rows' order, last_seen_at of the stations that spoke
+    set by the same statement. One statement is one transaction in autocommit."""
+    names = ", ".join(connection.ops.quote_name(c) for c in ("id", *COLUMNS))
+    return (
+        f"WITH r AS MATERIALIZED (SELECT x.e, x.n, nextval({bulk.sequence_of(MessageLog)}) AS id "
+        "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS x(e, n)), "
+        f"ins AS (INSERT INTO {_quoted(MessageLog)} ({names}) "
+        f"SELECT r.id, {bulk.json_columns(MessageLog, COLUMNS[:-1], 'r.e')}, %s FROM r), "
+        f"seen AS (UPDATE {_quoted(Station)} SET last_seen_at = %s "
+        "WHERE id IN (SELECT DISTINCT (r.e->>0)::bigint FROM r WHERE r.e->>2 = 'in')) "
+        "SELECT r.id FROM r ORDER BY r.n"
+    )
+
+
+@functools.cache
+def _exchanges_sql() -> str:
+    """PostgreSQL: both rows of every exchange in one statement, each CALLRESULT's response_to its CALL's
+    id (two ids drawn per exchange), and last_seen_at."""
+    names = ", ".join(connection.ops.quote_name(c) for c in ("id", *COLUMNS))
+    row = COLUMNS[:-2]  # station_id .. payload; response_to_id and created_at are set here
+    return (
+        f"WITH r AS MATERIALIZED (SELECT x.e, nextval({bulk.sequence_of(MessageLog)}) AS call_id, "
+        f"nextval({bulk.sequence_of(MessageLog)}) AS result_id FROM jsonb_array_elements(%s::jsonb) AS x(e)), "
+        f"ins AS (INSERT INTO {_quoted(MessageLog)} ({names}) "
+        f"SELECT r.call_id, {bulk.json_columns(MessageLog, row, 'r.e')}, NULL::bigint, %s FROM r UNION ALL "
+        f"SELECT r.result_id, {bulk.json_columns(MessageLog, row, 'r.e', len(row))}, r.call_id, %s FROM r), "
+        f"seen AS (UPDATE {_quoted(Station)} SET last_seen_at = %s "
+        "WHERE id IN (SELECT DISTINCT (r.e->>0)::bigint FROM r)) "
+        "SELECT count(*) FROM r"
+    )
+
+
+def _rows_insert(rows: list[dict], now) -> list[int]:
+    """SQLite (the embedded default): a bulk INSERT returns the new primary keys (>= 3.35)."""
+    objs = MessageLog.objects.bulk_create([MessageLog(created_at=now, **row) for row in rows])
+    return [obj.pk for obj in objs]
+
+
+def _seen_update(rows: list[dict], now) -> None:
+    seen = {row["station_id"] for row in rows if row["direction"] == MessageLog.Direction.IN}
+    if seen:
+        ids_seen = sorted(seen)
+        bulk.rows_update(Station, {"last_seen_at": now}, f"id IN ({bulk.placeholders(ids_seen)})", ids_seen)
+
+
 def _write_batch(rows: list[dict]) -> list[int]:
     now = timezone.now()
-    seen = {row["station_id"] for row in rows if row["direction"] == MessageLog.Direction.IN}
+    if connection.vendor == "postgresql":
+        data = bulk.rows_json([[row[c] for c in COLUMNS[:-1]] for row in rows])
+        return [pk for (pk,) in bulk.pg_execute(_batch_sql(), [data, now, now])]
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # COPY: no model instance and no client-side quoting per row (eflux/bulk.py); ids reserved first
-            # because COPY returns none. Ascending in the batch's order, as a bulk INSERT would number them.
-            ids = bulk.ids_reserve(MessageLog, len(rows))
-            bulk.rows_insert(
-                MessageLog,
-                ("id", *COLUMNS),
-                [(pk, *(row[c] for c in COLUMNS[:-1]), now) for pk, row in zip(ids, rows, strict=True)],
-            )
-        else:
-            # SQLite (the embedded default) returns the new primary keys from a bulk INSERT (>= 3.35).
-            objs = MessageLog.objects.bulk_create([MessageLog(created_at=now, **row) for row in rows])
-            ids = [obj.pk for obj in objs]
-        if seen:
-            ids_seen = sorted(seen)
-            bulk.rows_update(
-                Station, {"last_seen_at": now}, f"id IN ({bulk.placeholders(ids_seen)})", ids_seen
-            )
+        ids = _rows_insert(rows, now)
+        _seen_update(rows, now)
     return ids
+
+
+class Effect(NamedTuple):
+    """What a station message changes, as a call of a service function: `fn(**kwargs)`, or for a `many`
+    service `fn([kwargs, ...])` once for all such messages of a batch (e.g. meter values: one COPY)."""
+
+    fn: Callable
+    kwargs: dict
+    many: bool = False
+
+
+class Exchange(NamedTuple):
+    """A CALL from a station, its effect and our CALLRESULT, written in one transaction (stations/ocpp/base.py
+    `_fused_call`). `result` is the CALLRESULT's journal row without `response_to_id`: the CALL's id."""
+
+    call: dict
+    effect: Effect | None
+    result: dict
+
+
+def effects_apply(effects: list[Effect]) -> None:
+    """Run the effects in the caller's transaction; a `many` service once per batch."""
+    many: dict[Callable, list[dict]] = {}
+    for effect in effects:
+        if effect.many:
+            many.setdefault(effect.fn, []).append(effect.kwargs)
+        else:
+            effect.fn(**effect.kwargs)
+    for fn, batch in many.items():
+        fn(batch)
+
+
+def _effects_atomic(effects: list[Effect]) -> None:
+    with transaction.atomic():
+        effects_apply(effects)
+
+
+async def effect_run(effect: Effect | None, response):
+    """The ordinary path of a fused action (its @on handler): the effect in its own transaction, then the
+    response, as the fused path would have given it."""
+    if effect is not None:
+        await db(_effects_atomic)([effect])
+    return response
+
+
+def _write_exchanges(exchanges: list[Exchange]) -> None:
+    """Both journal rows of every exchange and all their effects in one transaction: the CALL is stored
+    with everything it changed (never one without the other), and the CALLRESULT is stored before it is
+    sent. On PostgreSQL the journal rows and last_seen_at are one statement (alone in autocommit when no
+    exchange has an effect, e.g. a batch of Heartbeats)."""
+    now = timezone.now()
+    effects = [e.effect for e in exchanges if e.effect is not None]
+    if connection.vendor == "postgresql":
+        row = COLUMNS[:-2]
+        data = bulk.rows_json([[*(e.call[c] for c in row), *(e.result[c] for c in row)] for e in exchanges])
+        if not effects:
+            bulk.pg_execute(_exchanges_sql(), [data, now, now, now])
+            return
+        with transaction.atomic():
+            bulk.pg_execute(_exchanges_sql(), [data, now, now, now])
+            effects_apply(effects)
+        return
+    with transaction.atomic():
+        call_ids = _rows_insert([e.call for e in exchanges], now)
+        _rows_insert(
+            [{**e.result, "response_to_id": i} for e, i in zip(exchanges, call_ids, strict=True)], now
+        )
+        _seen_update([e.call for e in exchanges], now)
+        effects_apply(effects)
 
 
 _writers: dict[int, GroupCommit] = {}
@@ -72,5 +189,21 @@ def writer() -> GroupCommit:
     if w is None:
         w = _writers[id(loop)] = GroupCommit(
             db(_write_batch), max_batch=MAX_BATCH, fatal=(OperationalError, InterfaceError)
+        )
+    return w
+
+
+_exchange_writers: dict[int, GroupCommit] = {}
+
+
+def exchange_writer() -> GroupCommit:
+    """This loop's writer of fused exchanges (`await exchange_writer().submit(Exchange(...))` returns once the
+    exchange's transaction committed). A failing batch is retried item by item (GroupCommit), so one station's
+    bad message only fails its own exchange, which its ChargePoint then handles the ordinary way."""
+    loop = asyncio.get_running_loop()
+    w = _exchange_writers.get(id(loop))
+    if w is None:
+        w = _exchange_writers[id(loop)] = GroupCommit(
+            db(_write_exchanges), max_batch=MAX_BATCH // 2, fatal=(OperationalError, InterfaceError)
         )
     return w

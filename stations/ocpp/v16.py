@@ -15,6 +15,7 @@ from stations.services import messages
 
 from . import validation as v
 from .base import CsmsChargePointMixin
+from .journal import Effect, effect_run
 from .v16_transactions import TransactionHandlersV16
 
 
@@ -69,24 +70,42 @@ class ChargePointV16(CsmsChargePointMixin, TransactionHandlersV16, LibraryCharge
     async def after_boot_notification(self, **_):
         await db(messages.station_after_boot)(self.station_pk)
 
+    # Heartbeat, StatusNotification and MeterValues (TransactionHandlersV16) are answered through the fused
+    # path (stations/ocpp/base.py `_fused_call`: journal rows and effect in one transaction); the @on handlers
+    # below give the same result when it declines.
+    FUSED = {
+        Action.heartbeat.value: "fuse_heartbeat",
+        Action.status_notification.value: "fuse_status_notification",
+        Action.meter_values.value: "fuse_meter_values",
+    }
+
+    def fuse_heartbeat(self):
+        # last_seen_at is refreshed with the journal row of this very frame.
+        return None, call_result.Heartbeat(current_time=utc_now_iso())
+
     @on(Action.heartbeat)
     async def on_heartbeat(self):
-        # last_seen_at was refreshed with the journal row of this very frame.
-        return call_result.Heartbeat(current_time=utc_now_iso())
+        return await effect_run(*self.fuse_heartbeat())
+
+    def fuse_status_notification(self, connector_id, error_code, status, **fields):
+        effect = Effect(
+            messages.connector_status_report,
+            dict(
+                station_pk=self.station_pk,
+                connector_id=connector_id,
+                status=status,
+                error_code=error_code,
+                info=fields.get("info", ""),
+                vendor_id=fields.get("vendor_id", ""),
+                vendor_error_code=fields.get("vendor_error_code", ""),
+                timestamp=parse_ocpp_datetime(fields.get("timestamp"), strict=True),
+            ),
+        )
+        return effect, call_result.StatusNotification()
 
     @on(Action.status_notification)
-    async def on_status_notification(self, connector_id, error_code, status, **fields):
-        await db(messages.connector_status_report)(
-            station_pk=self.station_pk,
-            connector_id=connector_id,
-            status=status,
-            error_code=error_code,
-            info=fields.get("info", ""),
-            vendor_id=fields.get("vendor_id", ""),
-            vendor_error_code=fields.get("vendor_error_code", ""),
-            timestamp=parse_ocpp_datetime(fields.get("timestamp"), strict=True),
-        )
-        return call_result.StatusNotification()
+    async def on_status_notification(self, **kwargs):
+        return await effect_run(*self.fuse_status_notification(**kwargs))
 
     @on(Action.data_transfer)
     async def on_data_transfer(self, vendor_id, message_id="", data=None):

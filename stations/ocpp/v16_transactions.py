@@ -18,6 +18,8 @@ from eflux.asyncdb import db as _db
 from eflux.lib.group_commit import GroupCommit
 from eflux.lib.ocpp_time import format_ocpp_datetime
 
+from .journal import Effect
+
 # MeterValues are most of the traffic: concurrent ones of all stations of this process share one transaction
 # (one SELECT, one INSERT, one UPDATE). Each station still gets its answer only after that commit.
 _record_meter_values = _db(services.meter_values_record_many)
@@ -74,20 +76,25 @@ class TransactionHandlersV16:
             transaction_id=session.transaction_id, id_tag_info=_id_tag_info(decision)
         )
 
-    @on(Action.meter_values)
-    async def on_meter_values(
+    def fuse_meter_values(
         self, connector_id: int, meter_value: list, transaction_id: int | None = None, **kwargs
     ):
-        await _meter_values.submit(
-            dict(
-                station_id=self.station_pk,
-                connector_id=connector_id,
-                meter_value=meter_value,
-                transaction_id=transaction_id,
-                received_at=timezone.now(),
-            )
+        # Concurrent MeterValues of all stations of this process share one transaction (one SELECT, one COPY,
+        # one UPDATE): fused with their journal rows (stations/ocpp/base.py), or grouped here when not.
+        message = dict(
+            station_id=self.station_pk,
+            connector_id=connector_id,
+            meter_value=meter_value,
+            transaction_id=transaction_id,
+            received_at=timezone.now(),
         )
-        return call_result.MeterValues()
+        return Effect(services.meter_values_store, message, many=True), call_result.MeterValues()
+
+    @on(Action.meter_values)
+    async def on_meter_values(self, **kwargs):
+        effect, response = self.fuse_meter_values(**kwargs)
+        await _meter_values.submit(effect.kwargs)
+        return response
 
     @on(Action.stop_transaction)
     async def on_stop_transaction(

@@ -1,0 +1,162 @@
+"""The fused path for Heartbeat, StatusNotification and MeterValues (stations/ocpp/base.py `_fused_call`,
+stations/ocpp/journal.py `_write_exchanges`): the CALL's journal row, what it changes and our CALLRESULT's row
+in one transaction, grouped across stations; a message whose effect fails is handled alone, the ordinary way.
+In-process ChargePoints with a recording connection, on the suite's database (SQLite or PostgreSQL)."""
+
+import asyncio
+import json
+
+import pytest
+
+from billing.models import MeterValue
+from stations.models import Connector, MessageLog, Station
+from stations.ocpp import journal
+from stations.ocpp.v16 import ChargePointV16
+from stations.services import messages
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+STATUS = {"connectorId": 1, "errorCode": "NoError", "status": "Charging", "timestamp": "2026-12-01T10:00:00Z"}
+METER = {
+    "connectorId": 1,
+    "meterValue": [
+        {
+            "timestamp": "2026-12-01T10:00:00Z",
+            "sampledValue": [
+                {"value": "1234", "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+                {"value": "7400", "measurand": "Power.Active.Import", "unit": "W"},
+            ],
+        }
+    ],
+}
+
+
+class Recorder:
+    def __init__(self):
+        self.sent: list = []
+
+    async def recv(self):
+        return None
+
+    async def send(self, text: str) -> None:
+        self.sent.append(json.loads(text))
+
+
+def charge_point(ocpp_id: str) -> tuple[ChargePointV16, Recorder]:
+    station = Station.objects.create(ocpp_id=ocpp_id)
+    Connector.objects.create(station=station, connector_id=1)
+    connection = Recorder()
+    cp = ChargePointV16(ocpp_id=ocpp_id, connection=connection, station_pk=station.pk, connection_id=ocpp_id)
+    return cp, connection
+
+
+def journal_of(ocpp_id: str) -> list[MessageLog]:
+    return list(MessageLog.objects.filter(station__ocpp_id=ocpp_id).order_by("id"))
+
+
+def test_each_message_is_answered_after_its_rows_and_effect_are_stored():
+    stations = {name: charge_point(name) for name in ("FUSE-HB", "FUSE-SN", "FUSE-MV")}
+    frames = {
+        "FUSE-HB": [2, "hb-1", "Heartbeat", {}],
+        "FUSE-SN": [2, "sn-1", "StatusNotification", STATUS],
+        "FUSE-MV": [2, "mv-1", "MeterValues", METER],
+    }
+
+    async def scenario():
+        # Concurrent: the three exchanges go to the database together.
+        await asyncio.gather(*(cp.route_message(json.dumps(frames[n])) for n, (cp, _) in stations.items()))
+
+    asyncio.run(scenario())
+    for name, (_, connection) in stations.items():
+        (answer,) = connection.sent
+        assert answer[0] == 3 and answer[1] == frames[name][1]
+        call, result = journal_of(name)
+        assert (call.direction, call.kind, call.action) == ("in", MessageLog.Kind.CALL, frames[name][2])
+        assert json.loads(call.payload) == frames[name]
+        assert (result.direction, result.kind, result.response_to_id) == (
+            "out",
+            MessageLog.Kind.CALLRESULT,
+            call.id,
+        )
+        assert json.loads(result.payload) == answer
+        assert Station.objects.get(ocpp_id=name).last_seen_at is not None
+    assert answer_of(stations["FUSE-HB"])["currentTime"].endswith("Z")
+    assert Connector.objects.get(station__ocpp_id="FUSE-SN").status == "Charging"
+    stored = MeterValue.objects.filter(station__ocpp_id="FUSE-MV")
+    assert sorted(stored.values_list("measurand", "raw_value")) == [
+        ("Energy.Active.Import.Register", "1234"),
+        ("Power.Active.Import", "7400"),
+    ]
+
+
+def answer_of(pair) -> dict:
+    return pair[1].sent[0][2]
+
+
+def test_a_failing_effect_fails_only_its_own_message_which_is_journaled_and_answered_callerror(monkeypatch):
+    """The batch of both stations fails on one station's effect; the other's is stored and answered, the
+    failing one is journaled alone and answered InternalError (and nothing of its effect is kept)."""
+    good, good_connection = charge_point("FUSE-OK")
+    bad, bad_connection = charge_point("FUSE-BAD")
+    report = messages.connector_status_report
+
+    def failing(**kwargs):
+        if kwargs["station_pk"] == bad.station_pk:
+            Connector.objects.filter(station_id=bad.station_pk).update(status="Faulted")  # rolled back
+            raise RuntimeError("the database refused this station's row")
+        return report(**kwargs)
+
+    monkeypatch.setattr(messages, "connector_status_report", failing)
+
+    async def scenario():
+        await asyncio.gather(
+            good.route_message(json.dumps([2, "ok-1", "StatusNotification", STATUS])),
+            bad.route_message(json.dumps([2, "bad-1", "StatusNotification", STATUS])),
+        )
+
+    asyncio.run(scenario())
+    assert good_connection.sent == [[3, "ok-1", {}]]
+    assert Connector.objects.get(station=good.station_pk).status == "Charging"
+    (error,) = bad_connection.sent
+    assert error[:3] == [4, "bad-1", "InternalError"]
+    assert Connector.objects.get(station=bad.station_pk).status != "Faulted"
+    call, answer = journal_of("FUSE-BAD")  # once, not once per attempt
+    assert (call.kind, call.action, answer.kind, answer.response_to_id) == (
+        MessageLog.Kind.CALL,
+        "StatusNotification",
+        MessageLog.Kind.CALLERROR,
+        call.id,
+    )
+
+
+def test_an_invalid_or_unparseable_message_takes_the_ordinary_path():
+    cp, connection = charge_point("FUSE-INVALID")
+
+    async def scenario():
+        await cp.route_message(json.dumps([2, "x-1", "StatusNotification", {"connectorId": 1}]))
+        await cp.route_message(
+            json.dumps([2, "x-2", "StatusNotification", {**STATUS, "timestamp": "yesterday"}])
+        )
+
+    asyncio.run(scenario())
+    assert [frame[:3] for frame in connection.sent] == [
+        [4, "x-1", "OccurenceConstraintViolation"],
+        [4, "x-2", "TypeConstraintViolation"],
+    ]
+    kinds = [(row.kind, row.response_to_id is not None) for row in journal_of("FUSE-INVALID")]
+    assert kinds == [(MessageLog.Kind.CALL, False), (MessageLog.Kind.CALLERROR, True)] * 2
+
+
+def test_an_exchange_batch_is_all_or_nothing():
+    cp, _ = charge_point("FUSE-ATOMIC")
+
+    def explode(batch):
+        raise RuntimeError("effect failed")
+
+    effect, response = cp.fuse_heartbeat()
+    row = cp._journal_row("in", MessageLog.Kind.CALL, "Heartbeat", "a-1", "[]", None)
+    exchange = journal.Exchange(call=row, effect=journal.Effect(explode, {}, many=True), result=dict(row))
+    with pytest.raises(RuntimeError):
+        journal._write_exchanges([exchange])
+    assert journal_of("FUSE-ATOMIC") == []
+    assert Station.objects.get(ocpp_id="FUSE-ATOMIC").last_seen_at is None
