@@ -5,7 +5,6 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import Case, When
 from django.utils import timezone
 
 from billing import metering
@@ -133,6 +132,34 @@ def _stored_keys(station_ids: set[int], times: set[datetime]) -> set[tuple]:
     )
 
 
+class SessionRef(NamedTuple):
+    """What storing meter values needs of a session (a plain row: no model instance per batch)."""
+
+    pk: int
+    station_id: int
+    transaction_id: int
+    status: str
+    meter_start: int | None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == ChargingSession.Status.ACTIVE
+
+
+def _sessions_of(transaction_ids: set[int]) -> dict[tuple[int, int], SessionRef]:
+    """The sessions with these transaction ids, by (station, transaction id): one plain SELECT (the ORM query
+    with `only()` cost more to build than PostgreSQL took to answer it, per batch)."""
+    ids = sorted(transaction_ids)
+    table = connection.ops.quote_name(ChargingSession._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, station_id, transaction_id, status, meter_start FROM {table} "
+            f"WHERE transaction_id IN ({bulk.placeholders(ids)})",
+            ids,
+        )
+        return {(row[1], row[2]): SessionRef(*row) for row in cursor.fetchall()}
+
+
 @transaction.atomic
 def meter_values_record_many(messages: list[dict]) -> list[StoredValue]:
     """meter_values_store in a transaction of its own."""
@@ -161,16 +188,7 @@ def meter_values_store(messages: list[dict]) -> list[StoredValue]:
         parsed.append((m["station_id"], connector_id, transaction_id, samples, problems, received_at))
 
     wanted = {tx for _, _, tx, *_ in parsed if tx is not None}
-    sessions = (
-        {
-            (s.station_id, s.transaction_id): s
-            for s in ChargingSession.objects.filter(transaction_id__in=wanted).only(
-                "id", "station_id", "transaction_id", "status", "meter_start"
-            )
-        }
-        if wanted
-        else {}
-    )
+    sessions = _sessions_of(wanted) if wanted else {}
     # MeterValues are transaction-related messages too (§3.7): a copy sent again because our answer was lost
     # must not store its values twice. A value already stored (same station, connector, time, measurand,
     # phase, location, context, unit and reading) is skipped.
@@ -211,8 +229,21 @@ def meter_values_store(messages: list[dict]) -> list[StoredValue]:
     meter_rows_insert(rows)
     if live:
         # Live progress for the portal; the final energy comes from StopTransaction.meterStop. The status
-        # condition is re-checked under the row lock, so a concurrent stop is never overwritten.
-        ChargingSession.objects.filter(pk__in=live, status=ChargingSession.Status.ACTIVE).update(
-            energy_wh=Case(*(When(pk=pk, then=energy) for pk, energy in live.items())), updated_at=now
-        )
+        # condition is re-checked under the row lock, so a concurrent stop is never overwritten. One plain
+        # statement (eflux.bulk.rows_update): the ORM's Case/When took longer to compile than to run.
+        ids = sorted(live)
+        case = " ".join(["WHEN %s THEN %s"] * len(ids))
+        params = [value for pk in ids for value in (pk, live[pk])]
+        table = connection.ops.quote_name(ChargingSession._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET energy_wh = CASE id {case} END, updated_at = %s "
+                f"WHERE id IN ({bulk.placeholders(ids)}) AND status = %s",
+                [
+                    *params,
+                    bulk.db_value(ChargingSession, "updated_at", now),
+                    *ids,
+                    ChargingSession.Status.ACTIVE,
+                ],
+            )
     return rows
