@@ -1,5 +1,6 @@
 """MeterValues.req (OCPP 1.6 §4.7): the sampled values of every station, stored as reported."""
 
+import functools
 from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
@@ -107,29 +108,43 @@ KEY_COLUMNS = (
 
 
 def _stored_keys(station_ids: set[int], times: set[datetime]) -> set[tuple]:
-    """The KEY_COLUMNS of the values already stored (not from a stop) for these stations at these times."""
+    """The KEY_COLUMNS of the values already stored (not from a stop) for these stations at these times
+    (not PostgreSQL: there _rows_insert_new checks while inserting). SQLite stores datetimes as text: the
+    ORM converts them back."""
     if not times:
         return set()
-    if connection.vendor == "postgresql":
-        # One plain statement: the ORM query, with a lookup value per sample time, took ~10 % of a loaded
-        # process's CPU to build (docs/benchmarks.md). psycopg returns what the ORM would: ints, str, aware
-        # datetimes (equal to the samples' whatever their offset).
-        ids, stamps = sorted(station_ids), sorted(times)
-        names = ", ".join(connection.ops.quote_name(c) for c in KEY_COLUMNS)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT {names} FROM {connection.ops.quote_name(MeterValue._meta.db_table)} "
-                f"WHERE station_id IN ({bulk.placeholders(ids)}) "
-                f'AND "timestamp" IN ({bulk.placeholders(stamps)}) AND NOT from_stop',
-                [*ids, *stamps],
-            )
-            return set(cursor.fetchall())
-    # SQLite stores datetimes as text: the ORM converts them back.
     return set(
         MeterValue.objects.filter(station_id__in=station_ids, timestamp__in=times, from_stop=False)
         .order_by()  # a set: no sort by the model's default ordering
         .values_list(*KEY_COLUMNS)
     )
+
+
+@functools.cache
+def _insert_new_sql() -> str:
+    """PostgreSQL: insert the rows (one JSON parameter, eflux/bulk.py) that are not stored yet, by the same
+    key as _stored_keys, and return the 1-based positions of those inserted: the duplicate check and the
+    INSERT in one round trip instead of a SELECT and an INSERT."""
+    table = connection.ops.quote_name(MeterValue._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(MeterValue._meta.get_field(c).column) for c in COLUMNS)
+    same = " AND ".join(
+        f"m.{connection.ops.quote_name(c)} = {bulk.json_columns(MeterValue, (c,), 'r.e', COLUMNS.index(c))}"
+        for c in KEY_COLUMNS
+    )
+    return (
+        "WITH r AS MATERIALIZED (SELECT x.e, x.n FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS x(e, n)), "
+        f"fresh AS MATERIALIZED (SELECT r.e, r.n FROM r WHERE NOT EXISTS (SELECT 1 FROM {table} m WHERE {same} "
+        "AND NOT m.from_stop)), "
+        f"ins AS (INSERT INTO {table} ({names}) SELECT {bulk.json_columns(MeterValue, COLUMNS, 'fresh.e')} FROM fresh) "
+        "SELECT fresh.n FROM fresh ORDER BY fresh.n"
+    )
+
+
+def _rows_insert_new(rows: list[StoredValue]) -> list[StoredValue]:
+    if not rows:
+        return rows
+    inserted = bulk.pg_execute(_insert_new_sql(), [bulk.rows_json(rows)])
+    return [rows[n - 1] for (n,) in inserted]
 
 
 class SessionRef(NamedTuple):
@@ -194,7 +209,9 @@ def meter_values_store(messages: list[dict]) -> list[StoredValue]:
     # phase, location, context, unit and reading) is skipped.
     stations_ids = {station_id for station_id, *_ in parsed}
     times = {s.timestamp for *_, samples, _, _ in parsed for s in samples}
-    seen = _stored_keys(stations_ids, times)
+    # PostgreSQL checks while inserting (_rows_insert_new: one statement); elsewhere a SELECT first.
+    checked_by_insert = connection.vendor == "postgresql"
+    seen = set() if checked_by_insert else _stored_keys(stations_ids, times)
     rows, live = [], {}
     for station_id, connector_id, transaction_id, samples, problems, received_at in parsed:
         session = sessions.get((station_id, transaction_id)) if transaction_id is not None else None
@@ -226,7 +243,10 @@ def meter_values_store(messages: list[dict]) -> list[StoredValue]:
             latest = metering.last_energy_wh(samples)
             if latest is not None:
                 live[session.pk] = max(0, latest - session.meter_start)
-    meter_rows_insert(rows)
+    if checked_by_insert:
+        rows = _rows_insert_new(rows)
+    else:
+        meter_rows_insert(rows)
     if live:
         # Live progress for the portal; the final energy comes from StopTransaction.meterStop. The status
         # condition is re-checked under the row lock, so a concurrent stop is never overwritten. One plain
