@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from billing import metering, pricing
@@ -127,6 +127,36 @@ def authorize_id_tag(*, station_id: int, id_tag: str) -> Decision:
 # --- StartTransaction -----------------------------------------------------------------------------
 
 
+# The two lookups every StartTransaction makes usually find nothing (a first copy of the message; a free
+# connector). Each asks with one plain statement first: building the ORM query for all 44 columns of a
+# session cost more CPU than PostgreSQL took to answer it (docs/benchmarks.md); the ORM loads the rows only
+# when there are some.
+def _session_ids(where: str, params: list, lock: bool = False) -> list[int]:
+    table = connection.ops.quote_name(ChargingSession._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE {where} ORDER BY id"
+            + (" FOR UPDATE" if lock and connection.features.has_select_for_update else ""),
+            params,
+        )
+        return [pk for (pk,) in cursor.fetchall()]
+
+
+def _session_by_dedupe_key(station_id: int, key: str) -> ChargingSession | None:
+    ids = _session_ids("station_id = %s AND dedupe_key = %s", [station_id, key])
+    return ChargingSession.objects.get(pk=ids[0]) if ids else None
+
+
+def _open_sessions_locked(station_id: int, connector_id: int) -> list[ChargingSession]:
+    """The connector's open sessions, locked (FOR UPDATE) until the end of the transaction."""
+    ids = _session_ids(
+        "station_id = %s AND connector_id = %s AND status = %s",
+        [station_id, connector_id, ChargingSession.Status.ACTIVE],
+        lock=True,
+    )
+    return list(ChargingSession.objects.filter(pk__in=ids).order_by("pk")) if ids else []
+
+
 def _close_superseded(
     old: ChargingSession, *, new_start: datetime, new_meter_start: int, received_at
 ) -> None:
@@ -183,7 +213,7 @@ def transaction_start(
         "start", connector_id, tag, meter_start, _time_key(timestamp, started_at, time_flags), reservation_id
     )
 
-    existing = ChargingSession.objects.filter(station=station, dedupe_key=key).first()
+    existing = _session_by_dedupe_key(station.pk, key)
     if existing is not None:
         # The same StartTransaction again (our answer was lost): same transactionId, nothing new stored.
         # The idTagInfo is decided again: the card may have been blocked meanwhile (§4.8).
@@ -192,10 +222,7 @@ def transaction_start(
     decision = authorize(station=station, id_tag=id_tag, now=received_at)
     for _attempt in range(8):
         # Lock the connector's open session (if any) so two different starts cannot both close it.
-        busy = ChargingSession.objects.select_for_update().filter(
-            station=station, connector_id=connector_id, status=ChargingSession.Status.ACTIVE
-        )
-        for old in busy if connector_id is not None else []:
+        for old in _open_sessions_locked(station.pk, connector_id) if connector_id is not None else []:
             _close_superseded(old, new_start=started_at, new_meter_start=meter_start, received_at=received_at)
         session = ChargingSession(
             station=station,
@@ -252,12 +279,13 @@ def transaction_stop(
 
     session = (
         ChargingSession.objects.select_for_update()
-        .select_related("station")
         .filter(station=station, transaction_id=transaction_id)
         .first()
         if transaction_id is not None  # (None would match the orphan records, whose own id is NULL)
         else None
     )
+    if session is not None:
+        session.station = station  # loaded above: not joined in again
     if session is None:
         return _orphan_stop(
             station=station,
@@ -332,7 +360,7 @@ def _orphan_stop(
         _time_key(raw_timestamp, stopped_at, time_flags),
         normalize_id_tag(id_tag, strict=False),
     )
-    existing = ChargingSession.objects.filter(station=station, dedupe_key=key).first()
+    existing = _session_by_dedupe_key(station.pk, key)
     if existing is not None:
         return StopResult(existing, decision, changed=False)
 
