@@ -4,8 +4,8 @@ Every frame is journaled before it is processed (incoming) or sent (outgoing), a
 that is most of a daphne process's database work: one commit per frame caps a process at a few hundred
 frames/s (docs/benchmarks.md: ~400 persisted messages/s on the single ORM thread; PostgreSQL alone does ~2,300
 commits/s but 21,000 rows/s when batched). So a process has one writer: frames from all its connections
-queue up while the previous batch commits, and go in together with one bulk INSERT (plus one UPDATE of
-last_seen_at for the stations that spoke) in one transaction. Nobody waits for a timer: an idle process
+queue up while the previous batch commits, and go in together in one transaction (on PostgreSQL one statement:
+the rows, their ids and the UPDATE of last_seen_at for the stations that spoke; eflux/bulk.py). Nobody waits for a timer: an idle process
 writes a lone frame at once; a busy one batches as much as arrived during the last commit. Each caller
 resumes only after its row is committed, so "journal first, then process/send" still holds frame by frame.
 
