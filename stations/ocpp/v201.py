@@ -15,6 +15,7 @@ from stations.services import device_model, messages
 from . import framing
 from . import validation as v
 from .base import CsmsChargePointMixin
+from .journal import Effect, effect_run
 from .v16 import utc_now_iso
 from .v201_transactions import TransactionHandlersV201
 
@@ -97,22 +98,40 @@ class ChargePointV201(CsmsChargePointMixin, TransactionHandlersV201, LibraryChar
     async def after_boot_notification(self, **_):
         await db(messages.station_after_boot)(self.station_pk)
 
+    # Heartbeat, StatusNotification and MeterValues go through the fused path (stations/ocpp/base.py
+    # `_fused_call`: journal rows and effect in one transaction), after refuse_call like every CALL; the @on
+    # handlers give the same result when it declines.
+    FUSED = {
+        Action.heartbeat.value: "fuse_heartbeat",
+        Action.status_notification.value: "fuse_status_notification",
+        Action.meter_values.value: "fuse_meter_values",
+    }
+
+    def fuse_heartbeat(self):
+        return None, call_result.Heartbeat(current_time=utc_now_iso())
+
     @on(Action.heartbeat)
     async def on_heartbeat(self):
-        return call_result.Heartbeat(current_time=utc_now_iso())
+        return await effect_run(*self.fuse_heartbeat())
 
     # --- availability (G01) and the device model (B06-B08, N07) ----------------------------------
 
-    @on(Action.status_notification)
-    async def on_status_notification(self, timestamp, connector_status, evse_id, connector_id, **_):
-        await db(device_model.evse_status_report)(
-            station_pk=self.station_pk,
-            evse_id=evse_id,
-            connector_id=connector_id,
-            status=connector_status,
-            timestamp=parse_ocpp_datetime(timestamp, strict=True),
+    def fuse_status_notification(self, timestamp, connector_status, evse_id, connector_id, **_):
+        effect = Effect(
+            device_model.evse_status_report,
+            dict(
+                station_pk=self.station_pk,
+                evse_id=evse_id,
+                connector_id=connector_id,
+                status=connector_status,
+                timestamp=parse_ocpp_datetime(timestamp, strict=True),
+            ),
         )
-        return call_result.StatusNotification()
+        return effect, call_result.StatusNotification()
+
+    @on(Action.status_notification)
+    async def on_status_notification(self, **kwargs):
+        return await effect_run(*self.fuse_status_notification(**kwargs))
 
     @on(Action.notify_event)
     async def on_notify_event(self, generated_at, seq_no, event_data, tbc=False, **_):

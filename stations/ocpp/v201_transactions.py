@@ -16,6 +16,8 @@ from eflux.asyncdb import db as _db
 from eflux.lib.ocpp_time import format_ocpp_datetime
 from stations.services import device_model
 
+from .journal import Effect, effect_run
+
 
 def id_token_info(decision) -> dict:
     """IdTokenInfoType (part 2 §2.48) from the version-neutral decision (billing/authorization.py). The 1.6
@@ -58,6 +60,22 @@ def meter_values_as_16(meter_value: list | None) -> list:
     return out
 
 
+def _meter_values_store(*, station_pk: int, evse_id: int, meter_value: list, received_at) -> None:
+    """A 2.0.1 MeterValuesRequest stored as its 1.6 equivalent, on the EVSE's connector (in the caller's
+    transaction: the fused path's, or effect_run's)."""
+    connector = device_model.evse_connector_number(station_pk=station_pk, evse_id=evse_id)
+    services.meter_values_store(
+        [
+            dict(
+                station_id=station_pk,
+                connector_id=connector,
+                meter_value=meter_value,
+                received_at=received_at,
+            )
+        ]
+    )
+
+
 class TransactionHandlersV201:
     station_pk: int
 
@@ -68,16 +86,18 @@ class TransactionHandlersV201:
         )
         return call_result.Authorize(id_token_info=id_token_info(decision))
 
-    @on(Action.meter_values)
-    async def on_meter_values(self, evse_id: int, meter_value: list, **_):
-        connector = await _db(device_model.evse_connector_number)(station_pk=self.station_pk, evse_id=evse_id)
-        await _db(services.meter_values_record)(
-            station_id=self.station_pk,
-            connector_id=connector,
+    def fuse_meter_values(self, evse_id: int, meter_value: list, **_):
+        message = dict(
+            station_pk=self.station_pk,
+            evse_id=evse_id,
             meter_value=meter_values_as_16(meter_value),
             received_at=timezone.now(),
         )
-        return call_result.MeterValues()
+        return Effect(_meter_values_store, message), call_result.MeterValues()
+
+    @on(Action.meter_values)
+    async def on_meter_values(self, **kwargs):
+        return await effect_run(*self.fuse_meter_values(**kwargs))
 
     @on(Action.transaction_event)
     async def on_transaction_event(

@@ -160,3 +160,61 @@ def test_an_exchange_batch_is_all_or_nothing():
         journal._write_exchanges([exchange])
     assert journal_of("FUSE-ATOMIC") == []
     assert Station.objects.get(ocpp_id="FUSE-ATOMIC").last_seen_at is None
+
+
+def test_ocpp201_messages_are_fused_once_accepted_and_refused_before_that():
+    """2.0.1: the fused path runs after B02/B03's refusal check like every CALL."""
+    from stations.ocpp.v201 import ChargePointV201
+
+    station = Station.objects.create(ocpp_id="FUSE-201", boot_status="Accepted")
+    pending = Station.objects.create(ocpp_id="FUSE-201-PENDING", boot_status="Pending")
+    connections = {s.ocpp_id: Recorder() for s in (station, pending)}
+    cps = {
+        s.ocpp_id: ChargePointV201(
+            ocpp_id=s.ocpp_id, connection=connections[s.ocpp_id], station_pk=s.pk, connection_id=s.ocpp_id
+        )
+        for s in (station, pending)
+    }
+    status = [
+        2,
+        "s-1",
+        "StatusNotification",
+        {"timestamp": "2026-12-01T10:00:00Z", "connectorStatus": "Occupied", "evseId": 1, "connectorId": 1},
+    ]
+    meter = [
+        2,
+        "m-1",
+        "MeterValues",
+        {
+            "evseId": 1,
+            "meterValue": [
+                {
+                    "timestamp": "2026-12-01T10:00:00Z",
+                    "sampledValue": [{"value": 1234.0, "measurand": "Energy.Active.Import.Register"}],
+                }
+            ],
+        },
+    ]
+
+    async def scenario():
+        for cp in cps.values():
+            for frame in (status, meter):
+                await cp.route_message(json.dumps(frame))
+
+    asyncio.run(scenario())
+    assert connections["FUSE-201"].sent == [[3, "s-1", {}], [3, "m-1", {}]]
+    assert Connector.objects.get(station=station, evse_number=1).status == "Occupied"
+    assert MeterValue.objects.filter(station=station).values_list("raw_value", flat=True).get() == "1234"
+    rows = journal_of("FUSE-201")
+    assert [(r.kind, r.response_to_id) for r in rows] == [
+        (MessageLog.Kind.CALL, None),
+        (MessageLog.Kind.CALLRESULT, rows[0].id),
+        (MessageLog.Kind.CALL, None),
+        (MessageLog.Kind.CALLRESULT, rows[2].id),
+    ]
+    assert [frame[:3] for frame in connections["FUSE-201-PENDING"].sent] == [
+        [4, "s-1", "SecurityError"],
+        [4, "m-1", "SecurityError"],
+    ]
+    assert not Connector.objects.filter(station=pending).exists()
+    assert not MeterValue.objects.filter(station=pending).exists()
