@@ -71,10 +71,12 @@ def postgres_backends_cpu(database: str) -> dict[int, float]:
     return result
 
 
-def start_profiler(pid: int, duration: float, out: Path) -> subprocess.Popen:
+def start_profiler(pid: int, duration: float, out: Path, gil: bool = True) -> subprocess.Popen:
     """py-spy (PyPI) samples the server during the window: collapsed stacks ("raw"), one line per stack with
-    its sample count, only samples holding the GIL (= CPU in Python), by thread; bench/profile_top.py
-    summarises them. Sampling costs the server a little CPU (py-spy
+    its sample count, by thread; bench/profile_top.py summarises them. With `gil`, only samples holding the
+    GIL (= CPU in Python; but py-spy attributes the time nobody holds it to the last holder, so an idle
+    process looks busy in whatever ran last); without, every thread that is not idle (py-spy skips threads
+    waiting in a system call). Sampling costs the server a little CPU (py-spy
     reads its memory from another process), so a profiled run's ratio is not a figure."""
     py_spy = Path(sys.executable).parent / "py-spy"
     return subprocess.Popen(
@@ -90,7 +92,7 @@ def start_profiler(pid: int, duration: float, out: Path) -> subprocess.Popen:
             "--format",
             "raw",
             "--nonblocking",
-            "--gil",
+            *(["--gil"] if gil else []),
             "--threads",
             "--output",
             str(out),
@@ -168,7 +170,7 @@ async def measure(args, name: str, proc: subprocess.Popen, port: int) -> dict:
         if database:
             marks["pg0"] = postgres_backends_cpu(database)
         if args.profile and name == "eflux" and args.profile_phase == "window":
-            marks["profiler"] = start_profiler(pid, args.duration, args.profile)
+            marks["profiler"] = start_profiler(pid, args.duration, args.profile, args.profile_gil)
 
     load_args = run_daphne.load_args(
         f"ws://127.0.0.1:{port}/ocpp/",
@@ -182,7 +184,7 @@ async def measure(args, name: str, proc: subprocess.Popen, port: int) -> dict:
     )
     bound = load_args.ramp + args.duration + 5 * args.timeout + 30
     if args.profile and name == "eflux" and args.profile_phase == "connect":
-        marks["profiler"] = start_profiler(pid, load_args.ramp + 5, args.profile)
+        marks["profiler"] = start_profiler(pid, load_args.ramp + 5, args.profile, args.profile_gil)
     result = await asyncio.wait_for(load.run(load_args, on_connected=at_window_start), bound)
     # The window ends when the last station stops (steady_end, plus at most one outstanding call).
     window_wall = time.monotonic() - marks["t0"]
@@ -345,6 +347,12 @@ def main(argv=None) -> int:
         choices=["window", "connect"],
         default="window",
         help="profile the measured window, or the connect phase (the ramp + 5 s)",
+    )
+    p.add_argument(
+        "--profile-all-threads",
+        dest="profile_gil",
+        action="store_false",
+        help="sample every non-idle thread instead of only the GIL holder (py-spy without --gil)",
     )
     p.add_argument("--keep-logs", type=Path, help="keep the servers' logs in this directory")
     args = p.parse_args(argv)

@@ -20,9 +20,9 @@ PROCESS_ID = uuid.uuid4().hex
 
 
 @transaction.atomic
-def station_connect(*, station_pk: int, connection_id: str, ocpp_version: str) -> tuple[bool, bool]:
-    """This connection now holds the station. Returns (held elsewhere, calls pending): whether the database had
-    it connected through another server process, whose old socket must be told to close (the row lock
+def station_connect(*, station_pk: int, connection_id: str, ocpp_version: str) -> tuple[str, bool]:
+    """This connection now holds the station. Returns (held by, calls pending): the other server process the
+    database had it connected through ("" if none), whose old socket must be told to close (the row lock
     orders two connects of one station), and whether calls wait for it (else nothing wakes the call queue)."""
     now = timezone.now()
     # Plain statements (eflux.bulk): this runs for every connect, and compiling its four ORM queries was
@@ -62,7 +62,14 @@ def station_connect(*, station_pk: int, connection_id: str, ocpp_version: str) -
             finished_at=now,
             error_description="the station reconnected before answering",
         )
-    return bool(before and before[0] and before[1] != PROCESS_ID), OcppCall.Status.PENDING in calls
+    held_by = before[1] if before and before[0] and before[1] != PROCESS_ID else ""
+    return held_by or "", OcppCall.Status.PENDING in calls
+
+
+def station_holder(*, station_pk: int) -> str:
+    """The server process the database says holds the station's live socket ("" if it is offline)."""
+    holder = Station.objects.filter(pk=station_pk, is_connected=True).values_list("server_process", flat=True)
+    return holder.first() or ""
 
 
 @transaction.atomic
