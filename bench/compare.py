@@ -16,6 +16,11 @@ boot, then all of them send --rate calls/s of the realistic mix (Heartbeat 1 : S
 
     .venv/bin/python bench/compare.py --stations 500 --rate 500 --duration 30
     .venv/bin/python bench/compare.py --stations 1000 --rate 1000 --duration 30 --json
+    .venv/bin/python bench/compare.py --known --stations 10000 --connect-rate 250 --rate 200 --duration 10
+
+--known: a reconnect storm of known stations. The stations first connect at --register-rate, boot, stay
+--register-hold seconds (so what a new station's first boot starts, e.g. reading its configuration, is
+done) and disconnect; then the measured run reconnects the same stations at --connect-rate.
 
 eflux runs with run_daphne.py's settings (DEBUG off, LOG_LEVEL=WARNING, new-station throttle lifted) on the
 PostgreSQL database in --database-url (default eflux_bench, DROPPED AND RECREATED) and the Redis db in
@@ -151,6 +156,26 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(5)
 
 
+async def register(args, port: int) -> dict:
+    """--known: make the stations known to the server (connect, boot, hold, disconnect) before the storm."""
+    reg_args = run_daphne.load_args(
+        f"ws://127.0.0.1:{port}/ocpp/",
+        stations=args.stations,
+        rate=0,
+        duration=args.register_hold,
+        ramp=max(1.0, args.stations / args.register_rate),
+        prefix=args.prefix,
+        timeout=args.timeout,
+    )
+    bound = reg_args.ramp + args.register_hold + 5 * args.timeout + 30
+    result = await asyncio.wait_for(load.run(reg_args), bound)
+    return {
+        "registered": result["boot_accepted"],
+        "connect_failed": result["connect_failed"],
+        "seconds": round(reg_args.ramp + args.register_hold, 1),
+    }
+
+
 async def measure(args, name: str, proc: subprocess.Popen, port: int) -> dict:
     """One load run against the server `proc` listens in; the server's CPU and memory around it."""
     pid = proc.pid
@@ -159,6 +184,9 @@ async def measure(args, name: str, proc: subprocess.Popen, port: int) -> dict:
         "rss_kb_start": run_daphne.rss_kb(pid),
         "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
     }
+    if args.known:
+        marks["registration"] = await register(args, port)
+        await asyncio.sleep(args.settle)
     connect_cpu0 = run_daphne.cpu_seconds(pid)
     database = args.database_url.rsplit("/", 1)[1] if name == "eflux" else None
 
@@ -212,6 +240,8 @@ async def measure(args, name: str, proc: subprocess.Popen, port: int) -> dict:
         else None,
         "loadavg_start": marks["loadavg_start"],
     }
+    if "registration" in marks:
+        out["registration"] = marks["registration"]
     if database:
         pg1 = postgres_backends_cpu(database)
         pg = sum(v - marks["pg0"].get(p, 0.0) for p, v in pg1.items())
@@ -251,6 +281,8 @@ def summary(run: dict) -> dict:
         "p99 (ms)": round(r["steady_latency"]["p99_ms"], 1),
         "connect p50 (ms)": round(r["connect_latency"]["p50_ms"], 1),
         "connect p99 (ms)": round(r["connect_latency"]["p99_ms"], 1),
+        "boot p50 (ms)": round(r["boot_latency"]["p50_ms"], 1),
+        "boot p99 (ms)": round(r["boot_latency"]["p99_ms"], 1),
         "failed connections": r["stations"] - r["connected"],
         "peak RSS per station (KiB)": run["peak_rss_kb_per_station"],
         "errors in window": sum(r["errors_in_window"].values()),
@@ -265,6 +297,8 @@ RATIO_ROWS = (
     "p99 (ms)",
     "connect p50 (ms)",
     "connect p99 (ms)",
+    "boot p50 (ms)",
+    "boot p99 (ms)",
     "failed connections",
     "peak RSS per station (KiB)",
 )
@@ -284,7 +318,8 @@ def table(result: dict) -> str:
     base, eflux, ratio = result["baseline"]["summary"], result["eflux"]["summary"], result["ratios"]
     lines = [
         f"{result['stations']} stations, {result['mix']} mix, {result['rate']:g} calls/s offered for {result['duration']:g} s, "
-        f"connect at {result['connect_rate']:g}/s; {result['cpus']} CPUs",
+        f"{'known stations reconnecting' if result.get('known') else 'connect'} at {result['connect_rate']:g}/s; "
+        f"{result['cpus']} CPUs",
         "| metric | baseline (no DB) | eflux (PostgreSQL + Redis) | eflux / baseline |",
         "|---|---|---|---|",
     ]
@@ -321,6 +356,12 @@ def table(result: dict) -> str:
         problems = {k: v for k, v in problems.items() if v}
         if problems:
             lines.append(f"[{name}] problems: {problems}")
+        if "registration" in run:
+            reg = run["registration"]
+            lines.append(
+                f"[{name}] registered first: {reg['registered']} of {result['stations']} booted"
+                + (f", failed {reg['connect_failed']}" if reg["connect_failed"] else "")
+            )
         if run["load"]["csms_calls_answered"]:
             lines.append(f"[{name}] CALLs from the server answered: {run['load']['csms_calls_answered']}")
     return "\n".join(lines)
@@ -354,6 +395,9 @@ def main(argv=None) -> int:
         action="store_false",
         help="sample every non-idle thread instead of only the GIL holder (py-spy without --gil)",
     )
+    p.add_argument("--known", action="store_true", help="measure a reconnect storm of known stations")
+    p.add_argument("--register-rate", type=float, default=100, help="--known: connects/s of the first pass")
+    p.add_argument("--register-hold", type=float, default=10, help="--known: seconds the first pass stays")
     p.add_argument("--keep-logs", type=Path, help="keep the servers' logs in this directory")
     args = p.parse_args(argv)
     if not 1 <= args.stations <= MAX_STATIONS or not 0 < args.duration <= MAX_DURATION or args.rate <= 0:
@@ -372,6 +416,7 @@ def main(argv=None) -> int:
         "duration": args.duration,
         "connect_rate": args.connect_rate,
         "mix": args.mix,
+        "known": args.known,
         "cpus": os.cpu_count(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

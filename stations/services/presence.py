@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from eflux import bulk
@@ -78,20 +77,30 @@ def station_disconnect(*, station_pk: int, connection_id: str) -> bool:
     disconnect changes nothing). Calls this connection sent and never saw answered end as offline; when the
     station really went away, so do the calls still queued for it."""
     now = timezone.now()
+    # Plain statements, as in station_connect: every disconnect runs this (a mass disconnect, thousands).
     was_current = bool(
-        Station.objects.filter(pk=station_pk, connection_id=connection_id).update(
-            is_connected=False, disconnected_at=now
+        bulk.rows_update(
+            Station,
+            {"is_connected": False, "disconnected_at": now},
+            "id = %s AND connection_id = %s",
+            [station_pk, connection_id],
         )
     )
-    offline = OcppCall.objects.filter(station_id=station_pk)
-    offline = offline.filter(
-        Q(status=OcppCall.Status.SENT, connection_id=connection_id)
-        | (Q(status=OcppCall.Status.PENDING) if was_current else Q(pk__in=[]))
-    )
-    offline.update(
-        status=OcppCall.Status.OFFLINE,
-        finished_at=now,
-        error_description="the station disconnected before answering",
+    which = "(status = %s AND connection_id = %s)" + (" OR status = %s" if was_current else "")
+    bulk.rows_update(
+        OcppCall,
+        {
+            "status": OcppCall.Status.OFFLINE,
+            "finished_at": now,
+            "error_description": "the station disconnected before answering",
+        },
+        f"station_id = %s AND ({which})",
+        [
+            station_pk,
+            OcppCall.Status.SENT,
+            connection_id,
+            *([OcppCall.Status.PENDING] if was_current else []),
+        ],
     )
     return was_current
 
