@@ -91,6 +91,19 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 await self.dispatch(await receive())
         except StopConsumer:
             pass
+        finally:
+            self._forget()
+
+    def _forget(self) -> None:
+        """However this instance ends: also when daphne cancels it (an application that does not finish its
+        disconnect within daphne's close timeout, seen by thousands in an overloaded reconnect storm), its
+        tasks stop and the registry lets go of it, so the lifeline's reconciliation marks the station offline
+        instead of counting a dead socket as held."""
+        for task in (self.cp_task, self.calls_task):
+            if task is not None and not task.done():
+                task.cancel()
+        if self.station_pk is not None:
+            registry.unregister(self.station_pk, self)
 
     async def dispatch(self, message):
         """As AsyncConsumer.dispatch, without its `aclose_old_connections()` before every message: that is a

@@ -133,3 +133,27 @@ def test_ocpp_process_groups_are_valid_channel_group_names():
 
     layer = BaseChannelLayer()
     assert layer.require_valid_group_name(registry.process_group("0123456789abcdef0123456789abcdef"))
+
+
+def test_a_consumer_cancelled_by_the_server_stops_its_tasks_and_leaves_the_registry():
+    from stations.consumers import OcppConsumer
+
+    async def scenario():
+        consumer = OcppConsumer()
+        consumer.station_pk = 990010
+        consumer.cp_task = asyncio.ensure_future(asyncio.sleep(3600))  # the ChargePoint loop, waiting
+        registry.register(990010, consumer)
+
+        async def receive():
+            await asyncio.sleep(3600)  # no more messages: daphne cancels the application instead
+
+        app = asyncio.ensure_future(consumer({"type": "websocket"}, receive, None))
+        await asyncio.sleep(0.01)
+        app.cancel()
+        await asyncio.gather(app, return_exceptions=True)
+        await asyncio.sleep(0)
+        return consumer
+
+    consumer = asyncio.run(scenario())
+    assert consumer.cp_task.cancelled()
+    assert registry.local_consumer(990010) is None
