@@ -13,7 +13,7 @@ import threading
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from eflux.asyncdb import db
+from eflux.asyncdb import db, db_own_thread
 
 from . import process_channel
 from .ocpp import registry
@@ -43,12 +43,14 @@ def stopping() -> bool:
 
 
 async def beat_once() -> None:
-    superseded = await db(presence.process_beat)(held=registry.held())
+    # On a thread of its own: behind a backlog of handshakes on the shared pool, the heartbeat was late by
+    # more than the dead window and other processes would take this one for dead.
+    superseded = await db_own_thread(presence.process_beat, "lifeline")(held=registry.held())
     for pk in superseded:
         consumer = registry.local_consumer(pk)
         if consumer is not None:
             await consumer.supersede()
-    reaped = await db(presence.processes_reap)()
+    reaped = await db_own_thread(presence.processes_reap, "lifeline")()
     if reaped:
         logger.warning("marked %s stations offline: their server process stopped proving it is alive", reaped)
     _join_channel_group()
