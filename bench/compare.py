@@ -16,6 +16,11 @@ boot, then all of them send --rate calls/s of the realistic mix (Heartbeat 1 : S
 
     .venv/bin/python bench/compare.py --stations 500 --rate 500 --duration 30
     .venv/bin/python bench/compare.py --stations 1000 --rate 1000 --duration 30 --json
+    .venv/bin/python bench/compare.py --known --stations 10000 --connect-rate 250 --rate 200 --duration 10
+
+--known: a reconnect storm of known stations. The stations first connect at --register-rate, boot, stay
+--register-hold seconds (so what a new station's first boot starts, e.g. reading its configuration, is
+done) and disconnect; then the measured run reconnects the same stations at --connect-rate.
 
 eflux runs with run_daphne.py's settings (DEBUG off, LOG_LEVEL=WARNING, new-station throttle lifted) on the
 PostgreSQL database in --database-url (default eflux_bench, DROPPED AND RECREATED) and the Redis db in
@@ -37,6 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load  # noqa: E402
 import run_daphne  # noqa: E402
+from compare_report import ratios, summary, table  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 MAX_STATIONS = 10_000
@@ -71,13 +77,13 @@ def postgres_backends_cpu(database: str) -> dict[int, float]:
     return result
 
 
-def start_profiler(pid: int, duration: float, out: Path) -> subprocess.Popen:
+def start_profiler(pid: int, duration: float, out: Path, gil: bool = True) -> subprocess.Popen:
     """py-spy (PyPI) samples the server during the window: collapsed stacks ("raw"), one line per stack with
-    its sample count, by thread, only threads that are running (py-spy leaves out idle ones: waiting on a
-    socket, a lock or the GIL); bench/profile_top.py summarises them. Not `--gil`: py-spy takes the GIL's
-    last holder for its holder, so while the process is idle the thread that last ran (e.g. one waiting for
-    PostgreSQL) collects the samples. Sampling costs the server a little CPU (py-spy reads its memory from
-    another process), so a profiled run's ratio is not a figure."""
+    its sample count, by thread; bench/profile_top.py summarises them. With `gil`, only samples holding the
+    GIL (= CPU in Python; but py-spy attributes the time nobody holds it to the last holder, so an idle
+    process looks busy in whatever ran last); without, every thread that is not idle (py-spy skips threads
+    waiting in a system call). Sampling costs the server a little CPU (py-spy
+    reads its memory from another process), so a profiled run's ratio is not a figure."""
     py_spy = Path(sys.executable).parent / "py-spy"
     return subprocess.Popen(
         [
@@ -92,6 +98,7 @@ def start_profiler(pid: int, duration: float, out: Path) -> subprocess.Popen:
             "--format",
             "raw",
             "--nonblocking",
+            *(["--gil"] if gil else []),
             "--threads",
             "--output",
             str(out),
@@ -150,6 +157,26 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(5)
 
 
+async def register(args, port: int) -> dict:
+    """--known: make the stations known to the server (connect, boot, hold, disconnect) before the storm."""
+    reg_args = run_daphne.load_args(
+        f"ws://127.0.0.1:{port}/ocpp/",
+        stations=args.stations,
+        rate=0,
+        duration=args.register_hold,
+        ramp=max(1.0, args.stations / args.register_rate),
+        prefix=args.prefix,
+        timeout=args.timeout,
+    )
+    bound = reg_args.ramp + args.register_hold + 5 * args.timeout + 30
+    result = await asyncio.wait_for(load.run(reg_args), bound)
+    return {
+        "registered": result["boot_accepted"],
+        "connect_failed": result["connect_failed"],
+        "seconds": round(reg_args.ramp + args.register_hold, 1),
+    }
+
+
 async def measure(args, name: str, proc: subprocess.Popen, port: int) -> dict:
     """One load run against the server `proc` listens in; the server's CPU and memory around it."""
     pid = proc.pid
@@ -158,6 +185,9 @@ async def measure(args, name: str, proc: subprocess.Popen, port: int) -> dict:
         "rss_kb_start": run_daphne.rss_kb(pid),
         "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
     }
+    if args.known:
+        marks["registration"] = await register(args, port)
+        await asyncio.sleep(args.settle)
     connect_cpu0 = run_daphne.cpu_seconds(pid)
     database = args.database_url.rsplit("/", 1)[1] if name == "eflux" else None
 
@@ -169,7 +199,7 @@ async def measure(args, name: str, proc: subprocess.Popen, port: int) -> dict:
         if database:
             marks["pg0"] = postgres_backends_cpu(database)
         if args.profile and name == "eflux" and args.profile_phase == "window":
-            marks["profiler"] = start_profiler(pid, args.duration, args.profile)
+            marks["profiler"] = start_profiler(pid, args.duration, args.profile, args.profile_gil)
 
     load_args = run_daphne.load_args(
         f"ws://127.0.0.1:{port}/ocpp/",
@@ -183,7 +213,7 @@ async def measure(args, name: str, proc: subprocess.Popen, port: int) -> dict:
     )
     bound = load_args.ramp + args.duration + 5 * args.timeout + 30
     if args.profile and name == "eflux" and args.profile_phase == "connect":
-        marks["profiler"] = start_profiler(pid, load_args.ramp + 5, args.profile)
+        marks["profiler"] = start_profiler(pid, load_args.ramp + 5, args.profile, args.profile_gil)
     result = await asyncio.wait_for(load.run(load_args, on_connected=at_window_start), bound)
     # The window ends when the last station stops (steady_end, plus at most one outstanding call).
     window_wall = time.monotonic() - marks["t0"]
@@ -211,6 +241,8 @@ async def measure(args, name: str, proc: subprocess.Popen, port: int) -> dict:
         else None,
         "loadavg_start": marks["loadavg_start"],
     }
+    if "registration" in marks:
+        out["registration"] = marks["registration"]
     if database:
         pg1 = postgres_backends_cpu(database)
         pg = sum(v - marks["pg0"].get(p, 0.0) for p, v in pg1.items())
@@ -240,91 +272,6 @@ def run_one(args, name: str, tmp: Path) -> dict:
     return out
 
 
-def summary(run: dict) -> dict:
-    r = run["load"]
-    return {
-        "calls/s achieved": r["calls_per_second"],
-        "calls per server CPU-second": run["calls_per_cpu_second"],
-        "server CPU (% of one core)": run["server_cpu_percent_of_one_core"],
-        "p50 (ms)": round(r["steady_latency"]["p50_ms"], 1),
-        "p99 (ms)": round(r["steady_latency"]["p99_ms"], 1),
-        "connect p50 (ms)": round(r["connect_latency"]["p50_ms"], 1),
-        "connect p99 (ms)": round(r["connect_latency"]["p99_ms"], 1),
-        "failed connections": r["stations"] - r["connected"],
-        "peak RSS per station (KiB)": run["peak_rss_kb_per_station"],
-        "errors in window": sum(r["errors_in_window"].values()),
-        "generator CPU (% of one core)": r["generator"]["cpu_percent_of_one_core"],
-        "generator loop lag p99 (ms)": r["generator"]["loop_lag_p99_ms"],
-    }
-
-
-RATIO_ROWS = (
-    "calls per server CPU-second",
-    "p50 (ms)",
-    "p99 (ms)",
-    "connect p50 (ms)",
-    "connect p99 (ms)",
-    "failed connections",
-    "peak RSS per station (KiB)",
-)
-
-
-def ratios(base: dict, eflux: dict) -> dict:
-    out = {}
-    for key in RATIO_ROWS:
-        b, e = base[key], eflux[key]
-        out[key] = (
-            round(e / b, 2) if isinstance(b, int | float) and isinstance(e, int | float) and b else None
-        )
-    return out
-
-
-def table(result: dict) -> str:
-    base, eflux, ratio = result["baseline"]["summary"], result["eflux"]["summary"], result["ratios"]
-    lines = [
-        f"{result['stations']} stations, {result['mix']} mix, {result['rate']:g} calls/s offered for {result['duration']:g} s, "
-        f"connect at {result['connect_rate']:g}/s; {result['cpus']} CPUs",
-        "| metric | baseline (no DB) | eflux (PostgreSQL + Redis) | eflux / baseline |",
-        "|---|---|---|---|",
-    ]
-    for key in base:
-        r = ratio.get(key)
-        lines.append(
-            f"| {key} | {base[key]} | {eflux[key]} | "
-            + (f"{r:.2f}x" if r is not None else ("n/a (baseline 0)" if key in ratio else ""))
-            + " |"
-        )
-    e = result["eflux"]
-    if "postgres_cpu_seconds" in e:
-        lines.append(
-            f"eflux's PostgreSQL backends ({e['postgres_backends']}): {e['postgres_cpu_seconds']} CPU-s in the window "
-            f"(daphne {e['server_cpu_seconds']}); calls per CPU-second incl. PostgreSQL: "
-            f"{e['calls_per_cpu_second_incl_postgres']}"
-        )
-    for name in ("baseline", "eflux"):
-        run = result[name]
-        gen = run["load"]["generator"]
-        lines.append(
-            f"[{name}] generator: CPU {gen['cpu_percent_of_one_core']:.0f}% of one core, loop lag p99 "
-            f"{gen['loop_lag_p99_ms']} ms, max {gen['loop_lag_max_ms']} ms -> "
-            + (f"SATURATED ({'; '.join(gen['saturated_because'])})" if gen["saturated"] else "not saturated")
-            + f"; RSS {run['rss_kb_start'] / 1024:.1f} MiB at start, {run['rss_kb_connected'] / 1024:.1f} "
-            f"connected, peak {run['rss_kb_peak'] / 1024:.1f}; load average at start {' '.join(run['loadavg_start'])}"
-        )
-        problems = {
-            "connect failed": run["load"]["connect_failed"],
-            "errors": run["load"]["errors"],
-            "closed early": run["load"]["closed_early"],
-            "server error lines": run["server_error_lines"],
-        }
-        problems = {k: v for k, v in problems.items() if v}
-        if problems:
-            lines.append(f"[{name}] problems: {problems}")
-        if run["load"]["csms_calls_answered"]:
-            lines.append(f"[{name}] CALLs from the server answered: {run['load']['csms_calls_answered']}")
-    return "\n".join(lines)
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--stations", type=int, default=500)
@@ -347,6 +294,15 @@ def main(argv=None) -> int:
         default="window",
         help="profile the measured window, or the connect phase (the ramp + 5 s)",
     )
+    p.add_argument(
+        "--profile-all-threads",
+        dest="profile_gil",
+        action="store_false",
+        help="sample every non-idle thread instead of only the GIL holder (py-spy without --gil)",
+    )
+    p.add_argument("--known", action="store_true", help="measure a reconnect storm of known stations")
+    p.add_argument("--register-rate", type=float, default=100, help="--known: connects/s of the first pass")
+    p.add_argument("--register-hold", type=float, default=10, help="--known: seconds the first pass stays")
     p.add_argument("--keep-logs", type=Path, help="keep the servers' logs in this directory")
     args = p.parse_args(argv)
     if not 1 <= args.stations <= MAX_STATIONS or not 0 < args.duration <= MAX_DURATION or args.rate <= 0:
@@ -365,6 +321,7 @@ def main(argv=None) -> int:
         "duration": args.duration,
         "connect_rate": args.connect_rate,
         "mix": args.mix,
+        "known": args.known,
         "cpus": os.cpu_count(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -51,3 +51,16 @@ def db(func):
     one after another anyway, and each service is its own transaction. DatabaseSyncToAsync still closes
     stale connections before and after each call, so a database restart heals on the next message."""
     return _OrmCall(func, thread_sensitive=False, executor=_pool())
+
+
+_own: dict[str, ThreadPoolExecutor] = {}
+
+
+def db_own_thread(func, name: str):
+    """As db(), on a one-thread executor of its own (and so its own database connection) named `name`: for
+    work that must not queue behind everything else, such as the lifeline's heartbeat. In an overloaded
+    reconnect storm the shared pool's backlog delayed it past the dead window (docs/benchmarks.md)."""
+    executor = _own.get(name)
+    if executor is None:
+        executor = _own[name] = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"eflux-{name}")
+    return _OrmCall(func, thread_sensitive=False, executor=executor)

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from eflux.asyncdb import db
 
+from . import process_channel
 from .models import MessageLog, OcppCall, Station
 from .ocpp import masking, registry
 from .ocpp import validation as v
@@ -130,9 +130,9 @@ def call_send(
     and never sent afterwards."""
     # One read for both: the version the station negotiated on its live connection (a caller's object may be
     # older than its last connect) and whether it is connected.
-    connected, subprotocol = Station.objects.filter(pk=station.pk).values_list(
-        "is_connected", "ocpp_version"
-    ).first() or (False, "")
+    connected, subprotocol, holder = Station.objects.filter(pk=station.pk).values_list(
+        "is_connected", "ocpp_version", "server_process"
+    ).first() or (False, "", "")
     version = (subprotocol or station.ocpp_version or "ocpp1.6").removeprefix("ocpp")
     _validate(action, payload, version)
     now = timezone.now()
@@ -153,21 +153,25 @@ def call_send(
         call.payload = masking.mask(payload)
         OcppCall.objects.filter(pk=call.pk).update(payload=call.payload)
     else:
-        transaction.on_commit(lambda: wake(call.station_id))
+        transaction.on_commit(lambda: wake(call.station_id, holder))
     return call
 
 
-def wake(station_pk: int) -> None:
-    """Tell the consumer holding the station's socket to look at its queue."""
+def wake(station_pk: int, process_id: str | None = None) -> None:
+    """Tell the consumer holding the station's socket to look at its queue: here directly, else through the
+    channel group of the process holding it (`process_id`, read from the station's row when not given)."""
     if registry.wake_local(station_pk):
         return
-    layer = get_channel_layer()
-    if layer is None or isinstance(layer, InMemoryChannelLayer):
+    if not process_channel.reachable():
         return  # embedded mode, socket in another process: the sweep picks it up
-    try:
-        async_to_sync(layer.group_send)(registry.station_group(station_pk), {"type": "ocpp.wake"})
-    except Exception:  # the row is the queue; the sweep will find it
-        logger.exception("could not wake station %s through the channel layer", station_pk)
+    if process_id is None:
+        process_id = (
+            Station.objects.filter(pk=station_pk, is_connected=True)
+            .values_list("server_process", flat=True)
+            .first()
+        )
+    if process_id:  # the row is the queue; if this is lost, the sweep finds it
+        async_to_sync(process_channel.send)(process_id, {"type": "ocpp.wake", "station_pk": station_pk})
 
 
 def call_wait(call: OcppCall, *, timeout: float | None = None) -> OcppCall:

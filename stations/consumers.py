@@ -2,10 +2,16 @@
 
 Channels runs a consumer's handlers one at a time, so nothing here ever awaits the station (docs/architecture.md,
 Channels pitfall 1): receive() only queues the frame; the ChargePoint loop reads that queue in its own task; calls to
-the station run in a second task that takes them one by one from the database (stations/calls.py)."""
+the station run in a second task, started when a call is queued, that takes them one by one from the database
+(stations/calls.py) and ends when none is left.
+
+What other processes tell a station's socket (a call is queued, a newer connection took over) reaches this
+process's channel group and is handed over here (stations/process_channel.py): a connection itself does no
+channel-layer work, so its handshake and its memory do not depend on Redis."""
 
 import asyncio
 import base64
+import collections
 import logging
 import uuid
 
@@ -13,13 +19,11 @@ from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.layers import get_channel_layer
-from channels.utils import await_many_dispatch
 from django.conf import settings
 
 from eflux.asyncdb import db
 
-from . import calls, lifeline
+from . import calls, lifeline, process_channel
 from .ocpp import daphne_denial, registry
 from .ocpp.versions import CHARGE_POINT_CLASSES, choose_subprotocol
 from .services import admission, presence
@@ -31,19 +35,37 @@ logger = logging.getLogger(__name__)
 CLOSE_NORMAL = 1000
 # How long a closing connection may take to process the frames it had already received.
 DRAIN_SECONDS = 5
-# A channel-layer operation (Redis) in the handshake or close waits at most this long.
-LAYER_TIMEOUT = 2
 
 
 class _Connection:
-    """What the `ocpp` ChargePoint reads from and writes to."""
+    """What the `ocpp` ChargePoint reads from and writes to. Frames wait in a deque that exists only while
+    some wait (an idle connection holds one waiting future, not an asyncio.Queue's three deques)."""
+
+    __slots__ = ("consumer", "_frames", "_waiter")
 
     def __init__(self, consumer: "OcppConsumer"):
         self.consumer = consumer
-        self.frames: asyncio.Queue[str] = asyncio.Queue()
+        self._frames: collections.deque[str | None] | None = None
+        self._waiter: asyncio.Future | None = None
+
+    def put(self, text: str | None) -> None:
+        """Queue a frame (None: the socket closed; recv returns it after every frame before it)."""
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():  # recv is waiting, so nothing is queued
+            waiter.set_result(text)
+            return
+        if self._frames is None:
+            self._frames = collections.deque()
+        self._frames.append(text)
 
     async def recv(self) -> str | None:
-        return await self.frames.get()  # None: the socket closed and every frame before it was read
+        if self._frames:
+            text = self._frames.popleft()
+            if not self._frames:
+                self._frames = None
+            return text
+        self._waiter = asyncio.get_running_loop().create_future()
+        return await self._waiter
 
     async def send(self, text: str) -> None:
         await self.consumer.send(text_data=text)
@@ -54,22 +76,34 @@ class OcppConsumer(AsyncWebsocketConsumer):
     connection_id: str = ""
     cp = None
     closing = False
-    in_group = False
+    cp_task: asyncio.Task | None = None
+    calls_task: asyncio.Task | None = None
+    _wake_pending = False
 
     async def __call__(self, scope, receive, send):
-        """As AsyncConsumer.__call__, except that the channel layer's receive survives a layer outage: a
-        failing Redis ends nobody's socket (the station's own requests and answers never touch the layer)."""
+        """As AsyncConsumer.__call__, without a channel of its own on the channel layer (messages from other
+        processes reach this process's channel: stations/process_channel.py) and so without Channels'
+        await_many_dispatch, which keeps a task per source and builds a wait set per message."""
         self.scope = scope
-        self.channel_layer = get_channel_layer(self.channel_layer_alias)
         self.base_send = send
-        sources = [receive]
-        if self.channel_layer is not None:
-            self.channel_name = await self.channel_layer.new_channel()
-            sources.append(self._layer_receive)
         try:
-            await await_many_dispatch(sources, self.dispatch)
+            while True:
+                await self.dispatch(await receive())
         except StopConsumer:
             pass
+        finally:
+            self._forget()
+
+    def _forget(self) -> None:
+        """However this instance ends: also when daphne cancels it (an application that does not finish its
+        disconnect within daphne's close timeout, seen by thousands in an overloaded reconnect storm), its
+        tasks stop and the registry lets go of it, so the lifeline's reconciliation marks the station offline
+        instead of counting a dead socket as held."""
+        for task in (self.cp_task, self.calls_task):
+            if task is not None and not task.done():
+                task.cancel()
+        if self.station_pk is not None:
+            registry.unregister(self.station_pk, self)
 
     async def dispatch(self, message):
         """As AsyncConsumer.dispatch, without its `aclose_old_connections()` before every message: that is a
@@ -80,18 +114,6 @@ class OcppConsumer(AsyncWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
-
-    async def _layer_receive(self):
-        delay = 0.5
-        while True:
-            try:
-                return await self.channel_layer.receive(self.channel_name)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                logger.warning("station %s: channel layer receive failed (%s); retrying", self.station_pk, e)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
 
     async def websocket_connect(self, message):
         ocpp_id = self.scope["url_route"]["kwargs"]["identity"]
@@ -147,13 +169,12 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.station_pk = admitted.station_pk
         self.connection_id = uuid.uuid4().hex
         self.loop = asyncio.get_running_loop()
-        self._wake_event = asyncio.Event()
         # Presence first, then the handshake: once the station sees 101, the database says it is online.
-        held_elsewhere, calls_pending = await db(presence.station_connect)(
+        held_by, calls_pending = await db(presence.station_connect)(
             station_pk=self.station_pk, connection_id=self.connection_id, ocpp_version=subprotocol
         )
         try:
-            await self._take_over(ocpp_id, subprotocol, held_elsewhere)
+            await self._take_over(ocpp_id, subprotocol, held_by)
         except BaseException:
             # A handshake that does not complete never leaves its station online.
             await db(presence.station_disconnect)(
@@ -166,18 +187,20 @@ class OcppConsumer(AsyncWebsocketConsumer):
         if calls_pending:  # queued in the instant before this connection; later ones wake it themselves
             self.wake()
 
-    async def _take_over(self, ocpp_id: str, subprotocol: str, held_elsewhere: bool) -> None:
+    async def _take_over(self, ocpp_id: str, subprotocol: str, held_by: str) -> None:
         # Newest connection wins: any older socket of this station, in any process, closes itself. Through the
         # channel layer when it is up; when Redis is down the older process notices through the database on
         # its next heartbeat (stations.lifeline), so a layer outage never fails a handshake.
         # Only when another process held it: a reconnect storm after a restart sends no superseded messages
         # (each one took a Redis connection from the pool in the handshake; 500/s exhausted it).
-        if held_elsewhere:
-            group = registry.station_group(self.station_pk)
-            await self._layer(
-                self.channel_layer.group_send(
-                    group, {"type": "ocpp.superseded", "connection_id": self.connection_id}
-                )
+        if held_by:
+            await process_channel.send(
+                held_by,
+                {
+                    "type": "ocpp.superseded",
+                    "station_pk": self.station_pk,
+                    "connection_id": self.connection_id,
+                },
             )
         old = registry.local_consumer(self.station_pk)
         if old is not None and old is not self:
@@ -190,34 +213,14 @@ class OcppConsumer(AsyncWebsocketConsumer):
             station_pk=self.station_pk,
             connection_id=self.connection_id,
         )
-        self.tasks = [
-            asyncio.create_task(self._run_charge_point()),
-            asyncio.create_task(self._run_calls()),
-        ]
+        self.cp_task = asyncio.create_task(self._run_charge_point())
         await self.accept(subprotocol=subprotocol)
-        # After the 101: joining the group (for wake-ups and take-overs from other processes) is not on the
-        # handshake's clock; until it has joined, the sweep and the heartbeat's reconciliation cover both.
-        await self.join_group_if_missing()
 
-    async def _layer(self, operation) -> bool:
-        """A channel-layer operation that may fail (Redis down): bounded, logged, never fatal. The database
-        is the source of truth; the layer only makes wake-ups and take-overs faster."""
-        try:
-            await asyncio.wait_for(operation, LAYER_TIMEOUT)
-            return True
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:
-            logger.warning(
-                "station %s: channel layer unavailable (%s)", self.station_pk, e.__class__.__name__
-            )
-            return False
-
-    async def join_group_if_missing(self) -> None:
-        if not self.in_group and self.station_pk is not None:
-            self.in_group = await self._layer(
-                self.channel_layer.group_add(registry.station_group(self.station_pk), self.channel_name)
-            )
+    async def websocket_disconnect(self, message):
+        """As AsyncWebsocketConsumer's, without its group discards (this consumer joins no group) and its
+        aclose_old_connections() (see dispatch)."""
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     async def _refused(self, ocpp_id: str, reason: str, detail: str = "", station_pk: int | None = None):
         # Connection diagnostics (stations.services.admission): the refusal stands even if noting it fails.
@@ -253,25 +256,20 @@ class OcppConsumer(AsyncWebsocketConsumer):
             await self._refused(ocpp_id, admission.Reason.FRAME_TOO_LARGE, detail, station_pk=self.station_pk)
             await self.close(code=CLOSE_NORMAL)
             return
-        self.connection.frames.put_nowait(text_data)
+        self.connection.put(text_data)
 
     async def disconnect(self, code):
         if self.station_pk is None:
             return
         self.closing = True
         await self._drain()
-        for task in getattr(self, "tasks", []):
-            task.cancel()
+        for task in (self.cp_task, self.calls_task):
+            if task is not None:
+                task.cancel()
         registry.unregister(self.station_pk, self)
-        # Presence before the channel layer: under a mass disconnect the Redis pool can run out
-        # (MaxConnectionsError, seen with ~1,000 stations dropping at once) and the station must not stay
-        # marked online because of that.
+        # Presence first: the station must not stay marked online because something after it failed.
         was_current = await db(presence.station_disconnect)(
             station_pk=self.station_pk, connection_id=self.connection_id
-        )
-        # A stale group member (discard failed) only receives messages it ignores; membership also lapses.
-        await self._layer(
-            self.channel_layer.group_discard(registry.station_group(self.station_pk), self.channel_name)
         )
         if not was_current:
             # Superseded: the call this socket had outstanding is settled now, so the newer connection
@@ -280,34 +278,24 @@ class OcppConsumer(AsyncWebsocketConsumer):
             if newer is not None:
                 newer.wake()
             else:
-                await self.channel_layer.group_send(
-                    registry.station_group(self.station_pk), {"type": "ocpp.wake"}
-                )
+                holder = await db(presence.station_holder)(station_pk=self.station_pk)
+                await process_channel.send(holder, {"type": "ocpp.wake", "station_pk": self.station_pk})
 
     async def _drain(self):
         """Frames that arrived before the close are still processed: a charger that answers Reset and
         closes at once must not have its answer recorded as "offline", and a StopTransaction sent just
         before a close is stored. Bounded: a stuck handler cannot hold the disconnect forever."""
-        tasks = getattr(self, "tasks", None)
-        if not tasks:
+        if self.cp_task is None:
             return
-        charge_point, call_queue = tasks
-        self.connection.frames.put_nowait(None)
-        await asyncio.wait({charge_point}, timeout=DRAIN_SECONDS)
+        self.connection.put(None)
+        await asyncio.wait({self.cp_task}, timeout=DRAIN_SECONDS)
         if self.cp.awaiting_answer():
             return  # no answer can arrive on a closed socket: station_disconnect settles the call as offline
         # The call task records an answer the drain just delivered, then stops (it checks `closing`).
-        self.wake()
-        await asyncio.wait({call_queue}, timeout=DRAIN_SECONDS)
+        if self.calls_task is not None and not self.calls_task.done():
+            await asyncio.wait({self.calls_task}, timeout=DRAIN_SECONDS)
 
-    # --- channel layer events (handlers must return quickly) ----------------------------------------
-
-    async def ocpp_superseded(self, event):
-        if event["connection_id"] != self.connection_id:
-            await self.supersede()
-
-    async def ocpp_wake(self, event):
-        self.wake()
+    # --- what other code tells this connection ---------------------------------------------------
 
     async def supersede(self):
         logger.info(
@@ -316,9 +304,12 @@ class OcppConsumer(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_NORMAL)
 
     def wake(self):
-        self._wake_event.set()
+        """Calls may be queued: take them (the call task runs until none is left, then ends)."""
+        self._wake_pending = True
+        if (self.calls_task is None or self.calls_task.done()) and not self.closing and self.cp is not None:
+            self.calls_task = self.loop.create_task(self._run_calls())
 
-    # --- the two tasks ------------------------------------------------------------------------------
+    # --- the two tasks (the call task only while calls are queued) -------------------------------
 
     async def _run_charge_point(self):
         try:
@@ -334,9 +325,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
         timeout, record it, next. One outstanding call per station (OCPP-J 1.6 §4.1.1)."""
         claim = db(calls.call_claim_next)
         record = db(calls.call_record_outcome)
-        while not self.closing:
-            await self._wake_event.wait()
-            self._wake_event.clear()
+        while self._wake_pending and not self.closing:
+            self._wake_pending = False
             while not self.closing:
                 claimed = await claim(station_pk=self.station_pk, connection_id=self.connection_id)
                 if claimed is None:

@@ -13,8 +13,9 @@ import threading
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from eflux.asyncdb import db
+from eflux.asyncdb import db, db_own_thread
 
+from . import process_channel
 from .ocpp import registry
 from .services import presence
 
@@ -24,8 +25,6 @@ _registered = False
 _stopping = False
 _task: asyncio.Task | None = None
 _joining: asyncio.Task | None = None
-# Channel-group joins retried at once (each takes a Redis connection from the layer's pool).
-JOIN_BATCH = 100
 
 
 async def ensure_started() -> None:
@@ -36,6 +35,7 @@ async def ensure_started() -> None:
         _on_shutdown(_stop)
     if (_task is None or _task.done()) and not _stopping:
         _task = asyncio.get_running_loop().create_task(_beat_forever())
+        _join_channel_group()
 
 
 def stopping() -> bool:
@@ -43,25 +43,27 @@ def stopping() -> bool:
 
 
 async def beat_once() -> None:
-    superseded = await db(presence.process_beat)(held=registry.held())
+    # On a thread of its own: behind a backlog of handshakes on the shared pool, the heartbeat was late by
+    # more than the dead window and other processes would take this one for dead.
+    superseded = await db_own_thread(presence.process_beat, "lifeline")(held=registry.held())
     for pk in superseded:
         consumer = registry.local_consumer(pk)
         if consumer is not None:
             await consumer.supersede()
-    reaped = await db(presence.processes_reap)()
+    reaped = await db_own_thread(presence.processes_reap, "lifeline")()
     if reaped:
         logger.warning("marked %s stations offline: their server process stopped proving it is alive", reaped)
+    _join_channel_group()
+
+
+def _join_channel_group() -> None:
+    """Join (again) this process's channel group, in its own task: with Redis down each attempt waits out
+    its timeout, and neither the heartbeat nor a handshake waits behind it (a process that stops beating
+    has its stations reaped by the others)."""
     global _joining
-    if _joining is None or _joining.done():
-        # Its own task: with Redis down each attempt waits out its timeout, and the heartbeat above must not
-        # wait behind them (a process that stops beating has its stations reaped by the others).
-        _joining = asyncio.get_running_loop().create_task(_join_missing_groups())
-
-
-async def _join_missing_groups() -> None:
-    missing = [c for c in registry.consumers() if not c.in_group]
-    for i in range(0, len(missing), JOIN_BATCH):
-        await asyncio.gather(*(c.join_group_if_missing() for c in missing[i : i + JOIN_BATCH]))
+    loop = asyncio.get_running_loop()
+    if _joining is None or _joining.done() or _joining.get_loop() is not loop:
+        _joining = loop.create_task(process_channel.join())
 
 
 async def _beat_forever() -> None:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from ocpp.charge_point import remove_nones, serialize_as_dict
 from ocpp.exceptions import OCPPError
+from ocpp.routing import create_route_map
 
 from stations.calls import CallOutcome
 from stations.models import MessageLog
@@ -34,6 +35,49 @@ def _wants_call_id(handler) -> bool:
 @functools.cache
 def _takes_call_id(func) -> bool:
     return "call_unique_id" in inspect.signature(func).parameters
+
+
+class _Routes:
+    """A ChargePoint's route map as the library's (action → {"_on_action": handler, "_after_action": hook,
+    ...}, handlers bound to the instance), built from a map made once per class. The library builds its map
+    per instance: getattr of every routable name of every version for each connection (CPU in the
+    handshake) and a dict per action held by every idle connection (memory)."""
+
+    __slots__ = ("_owner", "_routes")
+    _BOUND = ("_on_action", "_after_action")
+
+    def __init__(self, owner, routes: dict[str, dict[str, Any]]):
+        self._owner = owner
+        self._routes = routes
+
+    def get(self, action: str, default=None) -> dict[str, Any] | None:
+        entry = self._routes.get(action)
+        if entry is None:
+            return default
+        return {k: (f.__get__(self._owner) if k in self._BOUND else f) for k, f in entry.items()}
+
+    def __contains__(self, action: str) -> bool:
+        return action in self._routes
+
+    def __getitem__(self, action: str) -> dict[str, Any]:
+        entry = self.get(action)
+        if entry is None:
+            raise KeyError(action)
+        return entry
+
+    def keys(self):
+        return self._routes.keys()
+
+
+_class_routes: dict[type, dict[str, dict[str, Any]]] = {}
+
+
+def _routes_of(cls: type) -> dict[str, dict[str, Any]]:
+    """The library's create_route_map run on the class (so @on/@after are the plain functions), cached."""
+    routes = _class_routes.get(cls)
+    if routes is None:
+        routes = _class_routes[cls] = create_route_map(cls)
+    return routes
 
 
 class Connection(Protocol):
@@ -61,14 +105,17 @@ class CsmsChargePointMixin:
     #: the fused path declines) and the action must have no @after hook.
     FUSED: dict[str, str] = {}
 
-    # Set by the library's ChargePoint.__init__.
     id: str
     _connection: Connection
-    route_map: dict[str, dict[str, Any]]  # action → {"_on_action": handler, "_after_action": hook, ...}
+    route_map: _Routes  # action → {"_on_action": handler, "_after_action": hook, ...}
 
     def __init__(self, *, ocpp_id: str, connection: Connection, station_pk: int, connection_id: str):
-        # The library's ChargePoint follows this mixin in every concrete class's MRO; mypy sees object here.
-        super().__init__(ocpp_id, connection)  # type: ignore[call-arg]
+        # Not the library's ChargePoint.__init__: of what it sets up, only the id, the connection and the
+        # route map are used here (this mixin replaces its receive loop and its call(), whose lock and
+        # response queue cost every idle connection ~2 KB), and its route map is built once per class.
+        self.id = ocpp_id
+        self._connection = connection
+        self.route_map = _Routes(self, _routes_of(type(self)))
         self.station_pk = station_pk
         self.connection_id = connection_id
         self._waiting: dict[str, tuple[str, asyncio.Future]] = {}  # message id → (action, future)

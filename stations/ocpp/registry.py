@@ -1,7 +1,11 @@
-"""Which stations this process holds, and the channel group each station's live socket listens on. Imports
+"""Which stations this process holds, and the channel group each server process listens on. Imports
 nothing from stations: the call queue (stations/calls.py) and the consumer both use it.
 
-The channel layer wakes a consumer in another process. Inside one process we skip it and hand the wake-up
+The channel layer wakes a consumer in another process: a message goes to the group of the process the
+database names as the station's holder (Station.server_process), carrying the station's pk, and that
+process hands it to the consumer (stations/process_channel.py). One group per process, not per station:
+a group per station cost two Redis round trips on every connect and a receive task, a channel and a queue
+per connection (docs/benchmarks.md, "Connect path and memory per connection"). Inside one process we skip it and hand the wake-up
 to the consumer's own event loop with call_soon_threadsafe: the caller is often a sync thread (a view, an
 in-process job) running async_to_sync on a different loop, and the InMemoryChannelLayer of the embedded
 mode is not safe across loops. The call queue's sweeper
@@ -21,15 +25,13 @@ class LocalConsumer(Protocol):
 
     async def supersede(self) -> None: ...
 
-    async def join_group_if_missing(self) -> None: ...
-
 
 _local: dict[int, LocalConsumer] = {}  # station pk → OcppConsumer holding its live socket here
 
 
-def station_group(station_pk: int) -> str:
-    """The channel group of a station's live socket, in whichever process holds it."""
-    return f"ocpp.station.{station_pk}"
+def process_group(process_id: str) -> str:
+    """The channel group of a server process (its ServerProcess id) that holds station sockets."""
+    return f"ocpp.process.{process_id}"
 
 
 def register(station_pk: int, consumer: LocalConsumer) -> None:

@@ -15,9 +15,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from eflux import bulk
 from stations.models import ConnectionAttempt, Station
 from stations.ocpp import masking
 
@@ -47,9 +48,6 @@ class Admission:
         return bool(self.password_hash or self.pending_password_hash or self.password_required)
 
 
-_CREDENTIAL_FIELDS = ("pk", "password_hash", "pending_password_hash", "password_required")
-
-
 def _admitted(station: Station, created: bool = False) -> Admission:
     return Admission(
         "ok",
@@ -64,13 +62,27 @@ def _admitted(station: Station, created: bool = False) -> Admission:
 def station_admit(*, ocpp_id: str, remote_addr: str | None) -> Admission:
     """Find the station, or register an unknown one in state *needs configuration* (the manual: it
     "should appear in the Charging Stations menu"), unless this address already created too many."""
-    station = Station.objects.filter(ocpp_id=ocpp_id).only(*_CREDENTIAL_FIELDS).first()
-    if station:
-        return _admitted(station)
-    limit = settings.OCPP_NEW_STATIONS_PER_IP_PER_HOUR
-    recent = Station.objects.filter(
-        registered_from_ip=remote_addr, created_at__gte=timezone.now() - timedelta(hours=1)
-    ).count()
+    # Plain statements for the two reads (every handshake runs the first, every new station the second):
+    # compiling them through the ORM was most of this function's CPU (docs/benchmarks.md).
+    table = connection.ops.quote_name(Station._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, password_hash, pending_password_hash, password_required FROM {table} WHERE ocpp_id = %s",
+            [ocpp_id],
+        )
+        row = cursor.fetchone()
+        if row is not None:
+            pk, password_hash, pending_password_hash, password_required = row
+            return Admission("ok", pk, password_hash, False, pending_password_hash, bool(password_required))
+        limit = settings.OCPP_NEW_STATIONS_PER_IP_PER_HOUR
+        recent = 0
+        if remote_addr:
+            since = bulk.db_value(Station, "created_at", timezone.now() - timedelta(hours=1))
+            cursor.execute(
+                f"SELECT COUNT(*) FROM {table} WHERE registered_from_ip = %s AND created_at >= %s",
+                [bulk.db_value(Station, "registered_from_ip", remote_addr), since],
+            )
+            recent = cursor.fetchone()[0]
     if remote_addr and recent >= limit:
         return Admission("throttled")
     try:

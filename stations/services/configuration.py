@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -570,12 +570,22 @@ def configuration_after_boot(*, station_pk: int) -> None:
     """Hook after each accepted BootNotification (stations.services.messages.station_after_boot):
     - a reboot applied every RebootRequired change made before it;
     - a job that waited for the station resumes."""
-    waiting = list(
-        Job.objects.filter(station_id=station_pk, status=Job.Status.WAITING).values_list("pk", flat=True)
-    )
+    # Plain statements: this runs after every boot of every station (docs/benchmarks.md).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {connection.ops.quote_name(Job._meta.db_table)} "
+            "WHERE station_id = %s AND status = %s ORDER BY id DESC",
+            [station_pk, Job.Status.WAITING],
+        )
+        waiting = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            f"SELECT 1 FROM {connection.ops.quote_name(Key._meta.db_table)} WHERE station_id = %s LIMIT 1",
+            [station_pk],
+        )
+        has_keys = cursor.fetchone() is not None
     for job_id in waiting:
         _enqueue_run(job_id)
-    if Key.objects.filter(station_id=station_pk).exists():
+    if has_keys:
         # Read back after every boot (a Reset applies RebootRequired changes; a charger may also lose values);
         # queued behind a resumed job's calls (one outstanding call per station).
         enqueue(REREAD_TASK, station_pk)

@@ -29,18 +29,25 @@ def station_boot(
     meter_type: str = "",
     meter_serial_number: str = "",
 ) -> None:
-    Station.objects.filter(pk=station_pk).update(
-        vendor=vendor,
-        model=model,
-        serial_number=serial_number,
-        charge_box_serial_number=charge_box_serial_number,
-        firmware_version=firmware_version,
-        iccid=iccid,
-        imsi=imsi,
-        meter_type=meter_type,
-        meter_serial_number=meter_serial_number,
-        last_boot_at=timezone.now(),
-        updated_at=timezone.now(),
+    now = timezone.now()
+    # One plain statement (eflux.bulk): every boot of every station runs it, a reconnect storm thousands.
+    bulk.rows_update(
+        Station,
+        {
+            "vendor": vendor,
+            "model": model,
+            "serial_number": serial_number,
+            "charge_box_serial_number": charge_box_serial_number,
+            "firmware_version": firmware_version,
+            "iccid": iccid,
+            "imsi": imsi,
+            "meter_type": meter_type,
+            "meter_serial_number": meter_serial_number,
+            "last_boot_at": now,
+            "updated_at": now,
+        },
+        "id = %s",
+        [station_pk],
     )
 
 

@@ -20,9 +20,9 @@ PROCESS_ID = uuid.uuid4().hex
 
 
 @transaction.atomic
-def station_connect(*, station_pk: int, connection_id: str, ocpp_version: str) -> tuple[bool, bool]:
-    """This connection now holds the station. Returns (held elsewhere, calls pending): whether the database had
-    it connected through another server process, whose old socket must be told to close (the row lock
+def station_connect(*, station_pk: int, connection_id: str, ocpp_version: str) -> tuple[str, bool]:
+    """This connection now holds the station. Returns (held by, calls pending): the other server process the
+    database had it connected through ("" if none), whose old socket must be told to close (the row lock
     orders two connects of one station), and whether calls wait for it (else nothing wakes the call queue)."""
     now = timezone.now()
     # Plain statements (eflux.bulk): this runs for every connect, and compiling its four ORM queries was
@@ -62,7 +62,14 @@ def station_connect(*, station_pk: int, connection_id: str, ocpp_version: str) -
             finished_at=now,
             error_description="the station reconnected before answering",
         )
-    return bool(before and before[0] and before[1] != PROCESS_ID), OcppCall.Status.PENDING in calls
+    held_by = before[1] if before and before[0] and before[1] != PROCESS_ID else ""
+    return held_by or "", OcppCall.Status.PENDING in calls
+
+
+def station_holder(*, station_pk: int) -> str:
+    """The server process the database says holds the station's live socket ("" if it is offline)."""
+    holder = Station.objects.filter(pk=station_pk, is_connected=True).values_list("server_process", flat=True)
+    return holder.first() or ""
 
 
 @transaction.atomic
@@ -71,20 +78,30 @@ def station_disconnect(*, station_pk: int, connection_id: str) -> bool:
     disconnect changes nothing). Calls this connection sent and never saw answered end as offline; when the
     station really went away, so do the calls still queued for it."""
     now = timezone.now()
+    # Plain statements, as in station_connect: every disconnect runs this (a mass disconnect, thousands).
     was_current = bool(
-        Station.objects.filter(pk=station_pk, connection_id=connection_id).update(
-            is_connected=False, disconnected_at=now
+        bulk.rows_update(
+            Station,
+            {"is_connected": False, "disconnected_at": now},
+            "id = %s AND connection_id = %s",
+            [station_pk, connection_id],
         )
     )
-    offline = OcppCall.objects.filter(station_id=station_pk)
-    offline = offline.filter(
-        Q(status=OcppCall.Status.SENT, connection_id=connection_id)
-        | (Q(status=OcppCall.Status.PENDING) if was_current else Q(pk__in=[]))
-    )
-    offline.update(
-        status=OcppCall.Status.OFFLINE,
-        finished_at=now,
-        error_description="the station disconnected before answering",
+    which = "(status = %s AND connection_id = %s)" + (" OR status = %s" if was_current else "")
+    bulk.rows_update(
+        OcppCall,
+        {
+            "status": OcppCall.Status.OFFLINE,
+            "finished_at": now,
+            "error_description": "the station disconnected before answering",
+        },
+        f"station_id = %s AND ({which})",
+        [
+            station_pk,
+            OcppCall.Status.SENT,
+            connection_id,
+            *([OcppCall.Status.PENDING] if was_current else []),
+        ],
     )
     return was_current
 
@@ -142,7 +159,12 @@ def processes_reap() -> int:
     """Mark offline every station held by a process that stopped proving it is alive; return how many."""
     now = timezone.now()
     dead_before = now - timedelta(seconds=settings.OCPP_PROCESS_DEAD_SECONDS)
-    alive = ServerProcess.objects.filter(heartbeat_at__gte=dead_before, stopped_at__isnull=True)
+    # The calling process is alive whatever its row says: its beat's heartbeat and this reap are two calls on
+    # the ORM pool, and in an overloaded reconnect storm the second waited more than the dead window behind
+    # handshakes, so the only daphne process marked 1,931 of its own stations offline (docs/benchmarks.md).
+    alive = ServerProcess.objects.filter(
+        Q(heartbeat_at__gte=dead_before) | Q(pk=PROCESS_ID), stopped_at__isnull=True
+    )
     with transaction.atomic():
         stranded = list(
             Station.objects.filter(is_connected=True)
