@@ -48,13 +48,23 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
+from django.http import QueryDict  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+from billing.forms import SessionFilterForm  # noqa: E402
+from billing.models import ChargingSession  # noqa: E402
+from billing.views import PAGE_SIZE  # noqa: E402
+from eflux.pagination import KeysetPaginator  # noqa: E402
+from stations.models import Station  # noqa: E402
+from stations.views import LIST_PAGE_SIZE  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import portal_fleet  # noqa: E402
 
 PAGES = [("station list", "/stations/"), ("sessions list", "/sessions/")]
+# The lists' filters measured as well (the sessions filter is a NOT EXISTS subquery per row).
+FILTERS = {"station list": "online=yes", "sessions list": "status=completed&billed=unbilled"}
 
 
 def use_schema(name: str) -> None:
@@ -77,19 +87,55 @@ def build_fleet(label: str, size: int, args) -> dict:
         values_per_session=args.values_per_session,
         owner_share=args.owner_share,
     )
-    clients = {}
-    for persona, user in info.pop("users").items():
+    clients, pages = {}, {}
+    users = info.pop("users")
+    users["technician"] = portal_fleet.add_technician()
+    for persona, user in users.items():
         clients[persona] = Client(HTTP_HOST="127.0.0.1")
         clients[persona].force_login(user)
+        pages[persona] = urls(user)
+    info["technician_stations"] = Station.objects.visible_to(users["technician"]).count()
     print(f"{label}: {json.dumps(info)}", flush=True)
-    return {"schema": schema, "info": info, "clients": clients}
+    return {"schema": schema, "info": info, "clients": clients, "pages": pages}
 
 
-def urls(args) -> list[tuple[str, str]]:
-    out = list(PAGES)
-    if args.page:
-        # A page number past the end gets the last page (Paginator.get_page): the deepest OFFSET.
-        out += [(f"{name} ?page={args.page}", f"{url}?page={args.page}") for name, url in PAGES]
+def _lists(user):
+    """The two lists as their views query them (before filters), with their keyset order."""
+    return {
+        "station list": (Station.objects.visible_to(user), ["ocpp_id"], LIST_PAGE_SIZE),
+        "sessions list": (ChargingSession.objects.visible_to(user), ["-started_at", "-id"], PAGE_SIZE),
+    }
+
+
+def urls(user) -> list[tuple[str, str]]:
+    """Per list: the first page; the middle page and the page just before the end (the ?after= cursor of the
+    row before them, what the "Next"/"Older" link there carries), the last page (?last=1); the filtered first
+    and middle pages."""
+    out = []
+    for name, url in PAGES:
+        qs, ordering, per_page = _lists(user)[name]
+        ordered = qs.order_by(*ordering)
+        filtered = SessionFilterForm(QueryDict(FILTERS[name])) if name == "sessions list" else None
+        fqs = (
+            filtered.filter(qs)
+            if filtered is not None and filtered.is_valid()
+            else qs.filter(is_connected=True)
+        )
+        paginator = KeysetPaginator(qs, ordering, per_page)
+        n = ordered.count()
+        out.append((name, url))
+        # (In a list of one page, e.g. the owner's 10 stations in the small fleet, these are its later rows.)
+        for label, at in (("middle", n // 2), ("deepest", max(0, n - per_page - 1))):
+            out.append(
+                (f"{name}, {label} page", f"{url}?after={paginator.cursor(ordered[at])}" if n else url)
+            )
+        out.append((f"{name}, last page", f"{url}?last=1"))
+        out.append((f"{name}, filtered", f"{url}?{FILTERS[name]}"))
+        fn = fqs.count()
+        middle = f"{url}?{FILTERS[name]}"
+        if fn:
+            middle += f"&after={paginator.cursor(fqs.order_by(*ordering)[fn // 2])}"
+        out.append((f"{name}, filtered middle", middle))
     return out
 
 
@@ -112,7 +158,7 @@ def run(fleets: dict, args) -> dict:
             fleet = fleets[label]
             use_schema(fleet["schema"])
             for persona, client in fleet["clients"].items():
-                for page, url in urls(args):
+                for page, url in fleet["pages"][persona]:
                     for _ in range(2):  # after the reconnect: warm caches, not timed
                         get(client, url)
                     for _ in range(args.repeat):
@@ -125,7 +171,7 @@ def run(fleets: dict, args) -> dict:
     for label, fleet in fleets.items():
         use_schema(fleet["schema"])
         for persona, client in fleet["clients"].items():
-            for page, url in urls(args):
+            for page, url in fleet["pages"][persona]:
                 get(client, url)
                 with CaptureQueriesContext(connection) as ctx:
                     get(client, url)
@@ -151,7 +197,8 @@ def report(fleets: dict, results: dict, args) -> None:
     )
     print("\n" + header + "\n" + "-" * len(header))
     for persona in fleets["small"]["clients"]:
-        for page, _ in urls(args):
+        pages = [p for p, _ in fleets["large"]["pages"][persona]]
+        for page in [p for p, _ in fleets["small"]["pages"][persona] if p in pages]:
             small, large = results[("small", persona, page)], results[("large", persona, page)]
             ratio_med = large["median_ms"] / small["median_ms"]
             ratio_p90 = large["p90_ms"] / small["p90_ms"]
@@ -191,9 +238,6 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=10, help="turns per fleet")
     parser.add_argument("--repeat", type=int, default=5, help="timed requests per page, persona and round")
-    parser.add_argument(
-        "--page", default="", help="also measure this page number (past the end: the last page)"
-    )
     parser.add_argument("--deadline", type=float, default=1200, help="seconds for the measuring")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--show-sql", action="store_true", help="print each page's queries (large fleet)")
