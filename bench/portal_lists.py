@@ -73,7 +73,7 @@ def use_schema(name: str) -> None:
     connection.settings_dict.setdefault("OPTIONS", {})["options"] = f"-c search_path={name}"
 
 
-def build_fleet(label: str, size: int, args) -> dict:
+def build_fleet(label: str, size: int, args, owner_share: float) -> dict:
     schema = f"fleet_{label}"
     use_schema("public")
     with connection.cursor() as cursor:
@@ -85,7 +85,7 @@ def build_fleet(label: str, size: int, args) -> dict:
         size,
         sessions_per_station=args.sessions_per_station,
         values_per_session=args.values_per_session,
-        owner_share=args.owner_share,
+        owner_share=owner_share,
     )
     clients, pages = {}, {}
     users = info.pop("users")
@@ -124,8 +124,9 @@ def urls(user) -> list[tuple[str, str]]:
         paginator = KeysetPaginator(qs, ordering, per_page)
         n = ordered.count()
         out.append((name, url))
-        # (In a list of one page, e.g. the owner's 10 stations in the small fleet, these are its later rows.)
-        for label, at in (("middle", n // 2), ("deepest", max(0, n - per_page - 1))):
+        # The cursor row is chosen so that a full page follows it (as many rows on the page in both fleets).
+        deepest = max(0, n - per_page - 1)
+        for label, at in (("middle", min(n // 2, deepest)), ("deepest", deepest)):
             out.append(
                 (f"{name}, {label} page", f"{url}?after={paginator.cursor(ordered[at])}" if n else url)
             )
@@ -134,7 +135,8 @@ def urls(user) -> list[tuple[str, str]]:
         fn = fqs.count()
         middle = f"{url}?{FILTERS[name]}"
         if fn:
-            middle += f"&after={paginator.cursor(fqs.order_by(*ordering)[fn // 2])}"
+            at = min(fn // 2, max(0, fn - per_page - 1))
+            middle += f"&after={paginator.cursor(fqs.order_by(*ordering)[at])}"
         out.append((f"{name}, filtered middle", middle))
     return out
 
@@ -236,6 +238,13 @@ def main() -> None:
     parser.add_argument(
         "--owner-share", type=float, default=0.1, help="share of the fleet in the owner's account"
     )
+    parser.add_argument(
+        "--small-owner-share",
+        type=float,
+        default=0.5,
+        help="the same in the small fleet: 50 of 100 stations, so that the owner's and the technician's pages "
+        "are full pages there too (10 %% would be 10 stations: a 10-row page against the large fleet's 25)",
+    )
     parser.add_argument("--rounds", type=int, default=10, help="turns per fleet")
     parser.add_argument("--repeat", type=int, default=5, help="timed requests per page, persona and round")
     parser.add_argument("--deadline", type=float, default=1200, help="seconds for the measuring")
@@ -246,8 +255,11 @@ def main() -> None:
     if connection.vendor != "postgresql" or not connection.settings_dict["NAME"].endswith("_bench"):
         raise SystemExit("DATABASE_URL must name a PostgreSQL database whose name ends in _bench")
     fleets = {
-        label: build_fleet(label, size, args)
-        for label, size in (("small", args.small), ("large", args.large))
+        label: build_fleet(label, size, args, share)
+        for label, size, share in (
+            ("small", args.small, args.small_owner_share),
+            ("large", args.large, args.owner_share),
+        )
     }
     report(fleets, run(fleets, args), args)
 
