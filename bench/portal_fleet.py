@@ -224,3 +224,14 @@ def seed(stations: int, *, sessions_per_station: int, values_per_session: int, o
         "vacuum_analyze_seconds": round(time.perf_counter() - started - seeded, 1),
         "users": {"operator": operator, "account owner": owner},
     }
+
+
+def add_technician():
+    """A Field Service Technician whose service account (account 2) looks after account 1's stations: the
+    technician persona of the station list (technicians see no sessions)."""
+    tech = User.objects.create(username="bench-technician")
+    Membership.objects.create(user=tech, account_id=2, role=Membership.Role.FIELD_SERVICE)
+    Station.objects.filter(account_id=1).update(field_service_account_id=2)
+    with connection.cursor() as cursor:  # what autovacuum does after a change like this one
+        cursor.execute(f"VACUUM ANALYZE {Station._meta.db_table}")
+    return tech

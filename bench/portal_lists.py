@@ -48,13 +48,23 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
+from django.http import QueryDict  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+from billing.forms import SessionFilterForm  # noqa: E402
+from billing.models import ChargingSession  # noqa: E402
+from billing.views import PAGE_SIZE  # noqa: E402
+from eflux.pagination import KeysetPaginator  # noqa: E402
+from stations.models import Station  # noqa: E402
+from stations.views import LIST_PAGE_SIZE  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import portal_fleet  # noqa: E402
 
 PAGES = [("station list", "/stations/"), ("sessions list", "/sessions/")]
+# The lists' filters measured as well (the sessions filter is a NOT EXISTS subquery per row).
+FILTERS = {"station list": "online=yes", "sessions list": "status=completed&billed=unbilled"}
 
 
 def use_schema(name: str) -> None:
@@ -63,7 +73,7 @@ def use_schema(name: str) -> None:
     connection.settings_dict.setdefault("OPTIONS", {})["options"] = f"-c search_path={name}"
 
 
-def build_fleet(label: str, size: int, args) -> dict:
+def build_fleet(label: str, size: int, args, owner_share: float) -> dict:
     schema = f"fleet_{label}"
     use_schema("public")
     with connection.cursor() as cursor:
@@ -75,21 +85,59 @@ def build_fleet(label: str, size: int, args) -> dict:
         size,
         sessions_per_station=args.sessions_per_station,
         values_per_session=args.values_per_session,
-        owner_share=args.owner_share,
+        owner_share=owner_share,
     )
-    clients = {}
-    for persona, user in info.pop("users").items():
+    clients, pages = {}, {}
+    users = info.pop("users")
+    users["technician"] = portal_fleet.add_technician()
+    for persona, user in users.items():
         clients[persona] = Client(HTTP_HOST="127.0.0.1")
         clients[persona].force_login(user)
+        pages[persona] = urls(user)
+    info["technician_stations"] = Station.objects.visible_to(users["technician"]).count()
     print(f"{label}: {json.dumps(info)}", flush=True)
-    return {"schema": schema, "info": info, "clients": clients}
+    return {"schema": schema, "info": info, "clients": clients, "pages": pages}
 
 
-def urls(args) -> list[tuple[str, str]]:
-    out = list(PAGES)
-    if args.page:
-        # A page number past the end gets the last page (Paginator.get_page): the deepest OFFSET.
-        out += [(f"{name} ?page={args.page}", f"{url}?page={args.page}") for name, url in PAGES]
+def _lists(user):
+    """The two lists as their views query them (before filters), with their keyset order."""
+    return {
+        "station list": (Station.objects.visible_to(user), ["ocpp_id"], LIST_PAGE_SIZE),
+        "sessions list": (ChargingSession.objects.visible_to(user), ["-started_at", "-id"], PAGE_SIZE),
+    }
+
+
+def urls(user) -> list[tuple[str, str]]:
+    """Per list: the first page; the middle page and the page just before the end (the ?after= cursor of the
+    row before them, what the "Next"/"Older" link there carries), the last page (?last=1); the filtered first
+    and middle pages."""
+    out = []
+    for name, url in PAGES:
+        qs, ordering, per_page = _lists(user)[name]
+        ordered = qs.order_by(*ordering)
+        filtered = SessionFilterForm(QueryDict(FILTERS[name])) if name == "sessions list" else None
+        fqs = (
+            filtered.filter(qs)
+            if filtered is not None and filtered.is_valid()
+            else qs.filter(is_connected=True)
+        )
+        paginator = KeysetPaginator(qs, ordering, per_page)
+        n = ordered.count()
+        out.append((name, url))
+        # The cursor row is chosen so that a full page follows it (as many rows on the page in both fleets).
+        deepest = max(0, n - per_page - 1)
+        for label, at in (("middle", min(n // 2, deepest)), ("deepest", deepest)):
+            out.append(
+                (f"{name}, {label} page", f"{url}?after={paginator.cursor(ordered[at])}" if n else url)
+            )
+        out.append((f"{name}, last page", f"{url}?last=1"))
+        out.append((f"{name}, filtered", f"{url}?{FILTERS[name]}"))
+        fn = fqs.count()
+        middle = f"{url}?{FILTERS[name]}"
+        if fn:
+            at = min(fn // 2, max(0, fn - per_page - 1))
+            middle += f"&after={paginator.cursor(fqs.order_by(*ordering)[at])}"
+        out.append((f"{name}, filtered middle", middle))
     return out
 
 
@@ -112,7 +160,7 @@ def run(fleets: dict, args) -> dict:
             fleet = fleets[label]
             use_schema(fleet["schema"])
             for persona, client in fleet["clients"].items():
-                for page, url in urls(args):
+                for page, url in fleet["pages"][persona]:
                     for _ in range(2):  # after the reconnect: warm caches, not timed
                         get(client, url)
                     for _ in range(args.repeat):
@@ -125,7 +173,7 @@ def run(fleets: dict, args) -> dict:
     for label, fleet in fleets.items():
         use_schema(fleet["schema"])
         for persona, client in fleet["clients"].items():
-            for page, url in urls(args):
+            for page, url in fleet["pages"][persona]:
                 get(client, url)
                 with CaptureQueriesContext(connection) as ctx:
                     get(client, url)
@@ -151,7 +199,8 @@ def report(fleets: dict, results: dict, args) -> None:
     )
     print("\n" + header + "\n" + "-" * len(header))
     for persona in fleets["small"]["clients"]:
-        for page, _ in urls(args):
+        pages = [p for p, _ in fleets["large"]["pages"][persona]]
+        for page in [p for p, _ in fleets["small"]["pages"][persona] if p in pages]:
             small, large = results[("small", persona, page)], results[("large", persona, page)]
             ratio_med = large["median_ms"] / small["median_ms"]
             ratio_p90 = large["p90_ms"] / small["p90_ms"]
@@ -189,11 +238,15 @@ def main() -> None:
     parser.add_argument(
         "--owner-share", type=float, default=0.1, help="share of the fleet in the owner's account"
     )
+    parser.add_argument(
+        "--small-owner-share",
+        type=float,
+        default=0.5,
+        help="the same in the small fleet: 50 of 100 stations, so that the owner's and the technician's pages "
+        "are full pages there too (10 %% would be 10 stations: a 10-row page against the large fleet's 25)",
+    )
     parser.add_argument("--rounds", type=int, default=10, help="turns per fleet")
     parser.add_argument("--repeat", type=int, default=5, help="timed requests per page, persona and round")
-    parser.add_argument(
-        "--page", default="", help="also measure this page number (past the end: the last page)"
-    )
     parser.add_argument("--deadline", type=float, default=1200, help="seconds for the measuring")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--show-sql", action="store_true", help="print each page's queries (large fleet)")
@@ -202,8 +255,11 @@ def main() -> None:
     if connection.vendor != "postgresql" or not connection.settings_dict["NAME"].endswith("_bench"):
         raise SystemExit("DATABASE_URL must name a PostgreSQL database whose name ends in _bench")
     fleets = {
-        label: build_fleet(label, size, args)
-        for label, size in (("small", args.small), ("large", args.large))
+        label: build_fleet(label, size, args, share)
+        for label, size, share in (
+            ("small", args.small, args.small_owner_share),
+            ("large", args.large, args.owner_share),
+        )
     }
     report(fleets, run(fleets, args), args)
 

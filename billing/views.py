@@ -23,10 +23,13 @@ from billing.metering import ENERGY_IMPORT_REGISTER, POWER_IMPORT, SOC
 from billing.models import BillingItem, ChargingSession, Invoice, InvoiceLine, MeterValue
 from billing.services.ledger import session_review_done
 from billing.services.review import FLAG_LABELS
-from eflux.pagination import IdOffsetPaginator
+from eflux.pagination import KeysetPaginator
 from stations.models import Station
 
 PAGE_SIZE = 50
+# The list counts at most this many sessions ("more than 10,000 sessions"): the count is one bounded index
+# scan on every 5 s poll, not a COUNT(*) that grows with the history (docs/architecture.md, keyset pagination).
+COUNT_LIMIT = 10_000
 
 
 def _invoice_numbers(user):
@@ -57,9 +60,13 @@ def _sessions_for(request):
 @login_required
 def session_list(request):
     form, qs = _sessions_for(request)
-    page = IdOffsetPaginator(qs.order_by("-started_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    # Keyset pages (eflux/pagination.py): "Newer" / "Older" by the start time and id of the first / last row,
+    # so a page (and its 5 s poll) keeps its sessions while new ones arrive at the top.
+    paginator = KeysetPaginator(qs, ["-started_at", "-id"], PAGE_SIZE, count_limit=COUNT_LIMIT)
+    page = paginator.page(request.GET)
     query = request.GET.copy()
-    query.pop("page", None)
+    for key in ("page", "after", "before", "last"):
+        query.pop(key, None)
     context = {"form": form, "page": page, "query": query.urlencode()}
     if request.htmx:
         return render(request, "billing/_session_table.html", context)

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import access
 from accounts.models import AuditEvent
-from eflux.pagination import IdOffsetPaginator
+from eflux.pagination import KeysetPaginator
 
 from .configuration_snapshots import snapshot_diff
 from .forms import ConnectorForm, EvseIdBatchForm, ResetForm, StationSettingsForm
@@ -107,9 +107,11 @@ def station_list(request):
     online = request.GET.get("online", "")
     if online in ("yes", "no"):
         qs = qs.filter(is_connected=(online == "yes"))
-    page = IdOffsetPaginator(qs.order_by("ocpp_id"), LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    # Keyset pages (eflux/pagination.py): ?after=/?before= the OCPP ID of a row, every page an index range scan.
+    page = KeysetPaginator(qs, ["ocpp_id"], LIST_PAGE_SIZE).page(request.GET)
     params = request.GET.copy()
-    params.pop("page", None)
+    for key in ("page", "after", "before", "last"):
+        params.pop(key, None)
     context = {
         "page": page,
         "q": q,

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+# scripts/test.sh runs the embedded and the PostgreSQL stage at the same time: each keeps its screenshots apart.
+ARTIFACTS = Path(
+    os.environ.get("TEST_ARTIFACTS_DIR") or Path(__file__).resolve().parent.parent / "test-artifacts"
+)
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 

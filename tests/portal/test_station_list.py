@@ -1,5 +1,8 @@
 """Charging Stations list: columns, search, filters, pagination, live partial and a constant query count."""
 
+import html
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -11,7 +14,7 @@ from stations.models import Station
 LIST = reverse("stations:list")
 
 
-def make_stations(n, prefix="S", account=None):
+def make_stations(n, prefix="S", account=None, **fields):
     account = account or Account.objects.create(name=f"Acc {prefix}")
     location = Location.objects.create(account=account, name=f"Loc {prefix}")
     Station.objects.bulk_create(
@@ -21,6 +24,7 @@ def make_stations(n, prefix="S", account=None):
             account=account,
             location=location,
             is_connected=bool(i % 2),
+            **fields,
         )
         for i in range(n)
     )
@@ -110,12 +114,74 @@ def test_search_and_filters(
     assert shown in body and hidden not in body
 
 
+def link(body: str, label: str) -> str | None:
+    """The href of the pagination link labelled `label` ("Next →", "« First", ..), or None."""
+    found = re.search(r'<a href="([^"]*)">' + re.escape(label) + "</a>", body)
+    return html.unescape(found.group(1)) if found else None
+
+
 def test_pagination_keeps_the_filters(client_for, operator):
     make_stations(60)
     client = client_for(operator)
     body = client.get(LIST, {"q": "S-"}).content.decode()
-    assert "Page 1 of 3" in body and "?q=S-&page=2" in body
-    assert "S-00025" not in body and "S-00025" in client.get(LIST, {"q": "S-", "page": 2}).content.decode()
+    assert "S-00000 – S-00024 · 60 stations" in body and link(body, "← Previous") is None
+    second = client.get(LIST + link(body, "Next →")).content.decode()
+    assert link(body, "Next →").startswith("?q=S-&after=")
+    assert "S-00025 – S-00049 · 60 stations" in second and "S-00024<" not in second
+    # The last page is the list's last 25 (pages counted from the end), and "Previous" walks back from there.
+    last = client.get(LIST + link(second, "Last »")).content.decode()
+    assert "S-00035 – S-00059" in last and link(last, "Next →") is None and link(last, "Last »") is None
+    assert link(last, "← Previous").startswith("?q=S-&before=")
+    back = client.get(LIST + link(last, "← Previous")).content.decode()
+    assert "S-00010 – S-00034" in back
+    assert "S-00000 – S-00024" in client.get(LIST + link(back, "« First")).content.decode()
+
+
+def walk(client, **params):
+    """Every kind of page of the list, with its rows and query count: first, next, the one after, last, the one
+    before the last (a walk back from the end), and the first and next pages filtered to the online stations."""
+    pages = {}
+
+    def get(name, url):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(url)
+        assert response.status_code == 200
+        body = response.content.decode()
+        pages[name] = (body.count("<tr data-station="), len(ctx.captured_queries))
+        return body
+
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    first = get("first", f"{LIST}?{query}")
+    second = get("next", LIST + link(first, "Next →"))
+    get("next of next", LIST + link(second, "Next →"))
+    last = get("last", LIST + link(first, "Last »"))
+    get("before last", LIST + link(last, "← Previous"))
+    online = get("online", f"{LIST}?{query}&online=yes")
+    get("online next", LIST + link(online, "Next →"))
+    return pages
+
+
+@pytest.mark.parametrize("persona", ["operator", "account_owner", "fst"])
+def test_deep_pages_cost_the_queries_of_the_first_at_two_sizes(
+    request, client_for, persona, alice_account, service_account
+):
+    # Every page of the list (first, middle, last, walking back, filtered) makes the same queries, with 130
+    # stations as with 1,030: no query grows with the page's depth or the fleet. Stations the persona may not
+    # see are in the database too, and are neither listed nor counted.
+    make_stations(20, "OTHER")
+    fields = {"field_service_account": service_account} if persona == "fst" else {}
+    mine = alice_account if persona == "account_owner" else None
+    client = client_for(request.getfixturevalue(persona))
+    make_stations(130, "A", account=mine, **fields)
+    small = walk(client, q="A-")
+    make_stations(900, "B", account=mine, **fields)
+    big = walk(client)
+    # Full pages everywhere: 130 stations (65 online) and more.
+    assert {rows for rows, _ in [*small.values(), *big.values()]} == {25}
+    assert len({queries for _, queries in [*small.values(), *big.values()]}) == 1, (small, big)
+    count = Station.objects.visible_to(request.getfixturevalue(persona)).count()
+    assert count == (1050 if persona == "operator" else 1030)
+    assert f"{count} stations" in client.get(LIST).content.decode()
 
 
 def test_htmx_poll_returns_only_the_table_with_fresh_state(client_for, operator, own_station):
