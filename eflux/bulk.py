@@ -79,6 +79,22 @@ def rows_update(model: type[Model], values: dict, where: str, params: Sequence) 
         return cursor.rowcount
 
 
+def instance_insert_ignore(obj: Model) -> bool:
+    """INSERT the row of an unsaved model instance (auto primary key) unless it would break a unique
+    constraint (`ON CONFLICT DO NOTHING`: PostgreSQL, SQLite >= 3.24); True if it was inserted. One plain
+    statement, no savepoint needed for the conflict. The instance's pk is not set."""
+    model = type(obj)
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) VALUES ({placeholders(values)}) ON CONFLICT DO NOTHING", values
+        )
+        return cursor.rowcount == 1
+
+
 def placeholders(values: Sequence) -> str:
     """`%s, %s, ...` for an IN (...) list of these values."""
     return ", ".join(["%s"] * len(values))

@@ -5,8 +5,6 @@ translate messages into these calls. Each write commits before the handler answe
 from collections.abc import Callable
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from eflux import bulk
@@ -82,24 +80,27 @@ def connector_status_report(
         "vendor_error_code": vendor_error_code,
         "status_timestamp": timestamp,
     }
+
     # The common case as one plain statement (eflux.bulk.rows_update: no ORM query compiled per frame).
-    if bulk.rows_update(
-        Connector,
-        fields,
-        "station_id = %s AND connector_id = %s AND (status_timestamp IS NULL OR status_timestamp <= %s)",
-        [station_pk, connector_id, bulk.db_value(Connector, "status_timestamp", timestamp)],
-    ):
+    def apply() -> bool:
+        return bool(
+            bulk.rows_update(
+                Connector,
+                fields,
+                "station_id = %s AND connector_id = %s AND (status_timestamp IS NULL OR status_timestamp <= %s)",
+                [station_pk, connector_id, bulk.db_value(Connector, "status_timestamp", timestamp)],
+            )
+        )
+
+    if apply():
         return True
-    connector = Connector.objects.filter(station_id=station_pk, connector_id=connector_id)
-    not_newer = Q(status_timestamp__isnull=True) | Q(status_timestamp__lte=timestamp)
-    if connector.exists():
-        return False  # stored state is newer
-    try:
-        with transaction.atomic():
-            Connector.objects.create(station_id=station_pk, connector_id=connector_id, **fields)
+    # Not applied: the connector is new (a new station's first StatusNotifications), or its stored state is
+    # newer. One plain INSERT that does nothing on a conflict (the ORM's create in a savepoint cost ~1.2 ms
+    # against ~0.3 ms for the UPDATE, docs/benchmarks.md).
+    if bulk.instance_insert_ignore(Connector(station_id=station_pk, connector_id=connector_id, **fields)):
         return True
-    except IntegrityError:  # created concurrently (another connection of the same station)
-        return bool(connector.filter(not_newer).update(**fields))
+    # It exists: newer than this notification, or created a moment ago by another connection of the station.
+    return apply()
 
 
 def station_firmware_status(*, station_pk: int, status: str) -> None:
