@@ -133,8 +133,12 @@ def _insert_new_sql() -> str:
     )
     return (
         "WITH r AS MATERIALIZED (SELECT x.e, x.n FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS x(e, n)), "
+        # OFFSET 0 keeps the check a probe of an index per row: without it the planner may turn NOT EXISTS
+        # into a hash anti-join over the whole table when its statistics say the table is small (a fresh
+        # database filling fast), and a table of millions would then be scanned (a LIMIT would be dropped from
+        # an EXISTS; an OFFSET keeps it a subplan).
         f"fresh AS MATERIALIZED (SELECT r.e, r.n FROM r WHERE NOT EXISTS (SELECT 1 FROM {table} m WHERE {same} "
-        "AND NOT m.from_stop)), "
+        "AND NOT m.from_stop OFFSET 0)), "
         f"ins AS (INSERT INTO {table} ({names}) SELECT {bulk.json_columns(MeterValue, COLUMNS, 'fresh.e')} FROM fresh) "
         "SELECT fresh.n FROM fresh ORDER BY fresh.n"
     )

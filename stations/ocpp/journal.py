@@ -62,7 +62,7 @@ def _batch_sql() -> str:
         f"ins AS (INSERT INTO {_quoted(MessageLog)} ({names}) "
         f"SELECT r.id, {bulk.json_columns(MessageLog, COLUMNS[:-1], 'r.e')}, %s FROM r), "
         f"seen AS (UPDATE {_quoted(Station)} SET last_seen_at = %s "
-        "WHERE id IN (SELECT DISTINCT (r.e->>0)::bigint FROM r WHERE r.e->>2 = 'in')) "
+        "WHERE id = ANY(%s)) "
         "SELECT r.id FROM r ORDER BY r.n"
     )
 
@@ -80,7 +80,7 @@ def _exchanges_sql() -> str:
         f"SELECT r.call_id, {bulk.json_columns(MessageLog, row, 'r.e')}, NULL::bigint, %s FROM r UNION ALL "
         f"SELECT r.result_id, {bulk.json_columns(MessageLog, row, 'r.e', len(row))}, r.call_id, %s FROM r), "
         f"seen AS (UPDATE {_quoted(Station)} SET last_seen_at = %s "
-        "WHERE id IN (SELECT DISTINCT (r.e->>0)::bigint FROM r)) "
+        "WHERE id = ANY(%s)) "
         "SELECT count(*) FROM r"
     )
 
@@ -102,7 +102,8 @@ def _write_batch(rows: list[dict]) -> list[int]:
     now = timezone.now()
     if connection.vendor == "postgresql":
         data = bulk.rows_json([[row[c] for c in COLUMNS[:-1]] for row in rows])
-        return [pk for (pk,) in bulk.pg_execute(_batch_sql(), [data, now, now])]
+        seen = sorted({row["station_id"] for row in rows if row["direction"] == MessageLog.Direction.IN})
+        return [pk for (pk,) in bulk.pg_execute(_batch_sql(), [data, now, now, seen])]
     with transaction.atomic():
         ids = _rows_insert(rows, now)
         _seen_update(rows, now)
@@ -162,11 +163,14 @@ def _write_exchanges(exchanges: list[Exchange]) -> None:
     if connection.vendor == "postgresql":
         row = COLUMNS[:-2]
         data = bulk.rows_json([[*(e.call[c] for c in row), *(e.result[c] for c in row)] for e in exchanges])
+        # The stations as an array parameter, not a subquery of the JSON: the planner then probes the primary
+        # key instead of scanning every station (it cannot know the JSON holds a handful).
+        seen = sorted({e.call["station_id"] for e in exchanges})
         if not effects:
-            bulk.pg_execute(_exchanges_sql(), [data, now, now, now])
+            bulk.pg_execute(_exchanges_sql(), [data, now, now, now, seen])
             return
         with transaction.atomic():
-            bulk.pg_execute(_exchanges_sql(), [data, now, now, now])
+            bulk.pg_execute(_exchanges_sql(), [data, now, now, now, seen])
             effects_apply(effects)
         return
     with transaction.atomic():
