@@ -46,20 +46,6 @@ def rows_insert(model: type[Model], columns: Sequence[str], rows: Sequence[Seque
         cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders})", prepared)
 
 
-def ids_reserve(model: type[Model], count: int) -> list[int]:
-    """`count` new primary keys of `model` (an auto/identity id column), ascending, for rows_insert: COPY
-    returns no ids. PostgreSQL only: one SELECT of nextval() on the column's sequence, which is what a plain
-    INSERT would draw from, so ids stay unique against every other writer."""
-    table = model._meta.db_table
-    column = model._meta.pk.column
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [connection.ops.quote_name(table), column, count],
-        )
-        return sorted(row[0] for row in cursor.fetchall())
-
-
 def db_value(model: type[Model], name: str, value):
     """`value` as the database takes it for `model`'s field `name` (a datetime is a string on SQLite)."""
     return model._meta.get_field(name).get_db_prep_save(value, connection)

@@ -91,19 +91,21 @@ def _rows_insert(rows: list[dict], now) -> list[int]:
     return [obj.pk for obj in objs]
 
 
+def _stations_seen(rows: list[dict]) -> list[int]:
+    """The stations that sent one of these rows (their last_seen_at is refreshed), ascending."""
+    return sorted({row["station_id"] for row in rows if row["direction"] == MessageLog.Direction.IN})
+
+
 def _seen_update(rows: list[dict], now) -> None:
-    seen = {row["station_id"] for row in rows if row["direction"] == MessageLog.Direction.IN}
-    if seen:
-        ids_seen = sorted(seen)
-        bulk.rows_update(Station, {"last_seen_at": now}, f"id IN ({bulk.placeholders(ids_seen)})", ids_seen)
+    if seen := _stations_seen(rows):
+        bulk.rows_update(Station, {"last_seen_at": now}, f"id IN ({bulk.placeholders(seen)})", seen)
 
 
 def _write_batch(rows: list[dict]) -> list[int]:
     now = timezone.now()
     if connection.vendor == "postgresql":
         data = bulk.rows_json([[row[c] for c in COLUMNS[:-1]] for row in rows])
-        seen = sorted({row["station_id"] for row in rows if row["direction"] == MessageLog.Direction.IN})
-        return [pk for (pk,) in bulk.pg_execute(_batch_sql(), [data, now, now, seen])]
+        return [pk for (pk,) in bulk.pg_execute(_batch_sql(), [data, now, now, _stations_seen(rows)])]
     with transaction.atomic():
         ids = _rows_insert(rows, now)
         _seen_update(rows, now)
@@ -112,7 +114,7 @@ def _write_batch(rows: list[dict]) -> list[int]:
 
 class Effect(NamedTuple):
     """What a station message changes, as a call of a service function: `fn(**kwargs)`, or for a `many`
-    service `fn([kwargs, ...])` once for all such messages of a batch (e.g. meter values: one COPY)."""
+    service `fn([kwargs, ...])` once for all such messages of a batch (e.g. meter values: one INSERT)."""
 
     fn: Callable
     kwargs: dict
@@ -165,7 +167,7 @@ def _write_exchanges(exchanges: list[Exchange]) -> None:
         data = bulk.rows_json([[*(e.call[c] for c in row), *(e.result[c] for c in row)] for e in exchanges])
         # The stations as an array parameter, not a subquery of the JSON: the planner then probes the primary
         # key instead of scanning every station (it cannot know the JSON holds a handful).
-        seen = sorted({e.call["station_id"] for e in exchanges})
+        seen = _stations_seen([e.call for e in exchanges])
         if not effects:
             bulk.pg_execute(_exchanges_sql(), [data, now, now, now, seen])
             return
