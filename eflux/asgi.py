@@ -34,3 +34,8 @@ application = ProtocolTypeRouter(
 
 # Embedded default (no broker, no Celery beat): the server process runs the periodic tasks (the job reaper).
 scheduler_start()
+
+# Start-up's objects live as long as the process: out of the collector's way (eflux/gc_tuning.py).
+from eflux import gc_tuning  # noqa: E402
+
+gc_tuning.apply()

@@ -65,20 +65,119 @@ def rows_update(model: type[Model], values: dict, where: str, params: Sequence) 
         return cursor.rowcount
 
 
-def instance_insert_ignore(obj: Model) -> bool:
-    """INSERT the row of an unsaved model instance (auto primary key) unless it would break a unique
-    constraint (`ON CONFLICT DO NOTHING`: PostgreSQL, SQLite >= 3.24); True if it was inserted. One plain
-    statement, no savepoint needed for the conflict. The instance's pk is not set."""
+# --- Model instances through plain statements ----------------------------------------------------------
+#
+# For the few ORM reads and writes on every transaction message (StartTransaction, StopTransaction): building
+# the query (compiling a 44-column SELECT, INSERT or UPDATE) cost more CPU than PostgreSQL took to answer it.
+# These helpers give the same instances (Model.from_db, the field's and the backend's converters applied as
+# the ORM applies them, so a deferred field still loads on access and save() still works) from SQL built once
+# per model.
+
+
+@functools.lru_cache(maxsize=128)
+def _read_plan(model: type[Model], fields: tuple[str, ...] | None, vendor: str):
+    """The chosen concrete fields (all when `fields` is None) in the table's order (what from_db expects),
+    with the converters the ORM applies to each of their values on this database."""
+    chosen = [f for f in model._meta.concrete_fields if fields is None or f.attname in fields]
+    plan = []
+    for f in chosen:
+        col = f.get_col(model._meta.db_table)
+        converters = tuple(connection.ops.get_db_converters(col) + col.get_db_converters(connection))
+        plan.append((f, col, converters))
+    return tuple(f.attname for f in chosen), plan
+
+
+def select_columns(model: type[Model], fields: tuple[str, ...] | None = None, alias: str = "") -> str:
+    """`alias.col1, alias.col2, ...`: the columns `instance_of` reads, in its order."""
+    _, plan = _read_plan(model, fields, connection.vendor)
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(prefix + connection.ops.quote_name(f.column) for f, _, _ in plan)
+
+
+@functools.lru_cache(maxsize=256)
+def _select_sql(model: type[Model], where: str, lock: bool, order_by: str, vendor: str) -> str:
+    table = connection.ops.quote_name(model._meta.db_table)
+    lock_sql = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
+    return f"SELECT {select_columns(model)} FROM {table} WHERE {where} ORDER BY {order_by}{lock_sql}"
+
+
+def instance_of(model: type[Model], row: Sequence, fields: tuple[str, ...] | None = None):
+    """The instance of `model` whose `select_columns(model, fields)` are `row` (fields not chosen are
+    deferred: they load when read)."""
+    names, plan = _read_plan(model, fields, connection.vendor)
+    values = []
+    for (_, col, converters), value in zip(plan, row, strict=True):
+        for converter in converters:
+            value = converter(value, col, connection)
+        values.append(value)
+    return model.from_db(connection.alias, names, values)
+
+
+def instances_select(
+    model: type[Model], where: str, params: Sequence, *, lock: bool = False, order_by: str = "id"
+) -> list:
+    """`SELECT <all columns> FROM <table> WHERE <where> ORDER BY <order_by> [FOR UPDATE]` as instances.
+    `where` and `order_by` are SQL over the table's column names, `where` with %s placeholders."""
+    rows = fetch(_select_sql(model, where, lock, order_by, connection.vendor), params)
+    return [instance_of(model, row) for row in rows]
+
+
+def fetch(sql: str, params: Sequence) -> list[tuple]:
+    """Run one plain statement on the default connection, its rows (none for a statement without any):
+    server-side binding on PostgreSQL (pg_execute), Django's cursor elsewhere."""
+    if connection.vendor == "postgresql":
+        return pg_execute(sql, params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description is not None else []
+
+
+@functools.lru_cache(maxsize=128)
+def _insert_sql(model: type[Model], ignore_conflicts: bool, vendor: str) -> str:
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    return (
+        f"INSERT INTO {table} ({names}) VALUES ({placeholders(fields)})"
+        + (" ON CONFLICT DO NOTHING" if ignore_conflicts else "")
+        + f" RETURNING {connection.ops.quote_name(model._meta.pk.column)}"
+    )
+
+
+def instance_insert(obj: Model, *, ignore_conflicts: bool = False) -> bool:
+    """INSERT the row of an unsaved model instance (auto primary key, fields prepared as save() prepares
+    them) in one plain statement; its pk is set. With `ignore_conflicts`, a row that would break a unique
+    constraint is not inserted (`ON CONFLICT DO NOTHING`: PostgreSQL, SQLite >= 3.35) and False is returned,
+    so no savepoint is needed for the conflict; other errors (check constraints, foreign keys) raise."""
     model = type(obj)
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    rows = fetch(_insert_sql(model, ignore_conflicts, connection.vendor), values)
+    if not rows:
+        return False
+    obj.pk = rows[0][0]
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    return True
+
+
+@functools.lru_cache(maxsize=128)
+def _update_sql(model: type[Model], vendor: str) -> str:
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     table = connection.ops.quote_name(model._meta.db_table)
-    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({names}) VALUES ({placeholders(values)}) ON CONFLICT DO NOTHING", values
-        )
-        return cursor.rowcount == 1
+    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
+    return f"UPDATE {table} SET {assignments} WHERE {connection.ops.quote_name(model._meta.pk.column)} = %s"
+
+
+def instance_update(obj: Model) -> None:
+    """save() of a loaded instance as one plain UPDATE of all its columns (auto_now fields set as save()
+    sets them). The instance must not have deferred fields (they would be written as they are not)."""
+    model = type(obj)
+    if obj.get_deferred_fields():
+        raise ValueError(f"{model.__name__} {obj.pk}: deferred fields cannot be written")
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
+    fetch(_update_sql(model, connection.vendor), [*values, obj.pk])
 
 
 def placeholders(values: Sequence) -> str:
@@ -137,4 +236,5 @@ def pg_execute(sql: str, params: Sequence) -> list[tuple]:
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description is not None else []
+        # (rownumber is None without a result set; `description` would build its column list first.)
+        return cursor.fetchall() if cursor.rownumber is not None else []

@@ -1,6 +1,7 @@
 """Charging sessions: the writes behind Authorize, StartTransaction and StopTransaction (OCPP 1.6 §4.2,
 §4.8, §4.10), with the connector-reuse rule, orphan stops and the price snapshot."""
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -10,11 +11,13 @@ from decimal import Decimal
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from accounts.models import Account
 from billing import metering, pricing
 from billing.authorization import Decision, authorize, station_tariff
 from billing.models import ChargingSession, MeterValue
 from billing.services.meter_values import meter_rows, meter_rows_insert
 from billing.services.review import INT32, INT64, Flag, check_time, fit_integer, flag
+from eflux import bulk
 from eflux.lib.id_tags import normalize_id_tag
 from stations.models import Station
 
@@ -113,13 +116,14 @@ def _new_transaction_id() -> int:
     return secrets.randbelow(TRANSACTION_ID_MAX) + 1
 
 
-# What authorizing, pricing and recording a session read of the station and its account. Loading only
-# these: building the query for all of the station's and the account's columns cost more CPU than PostgreSQL
-# took to answer it, on every Authorize, StartTransaction and StopTransaction (docs/benchmarks.md). A field
-# not listed still loads when read (one more query), so this list is about speed only, never correctness.
+# What authorizing, pricing and recording a session read of the station and its account, loaded by one plain
+# statement (eflux/bulk.py): building the ORM query for it (select_related, only()) cost more CPU than
+# PostgreSQL took to answer it, on every Authorize, StartTransaction and StopTransaction (docs/benchmarks.md).
+# A field not listed is deferred and still loads when read (one more query): this list is about speed only,
+# never correctness.
 STATION_FIELDS = (
     "id",
-    "account",
+    "account_id",
     "allow_roaming",
     "currency",
     "free_charging",
@@ -127,13 +131,31 @@ STATION_FIELDS = (
     "price_per_kwh",
     "price_per_session",
     "price_per_hour",
-    "account__id",
-    "account__vat_rate",
 )
+ACCOUNT_FIELDS = ("id", "vat_rate")
+
+
+@functools.cache
+def _station_sql(vendor: str) -> str:
+    qn = connection.ops.quote_name
+    return (
+        f"SELECT {bulk.select_columns(Station, STATION_FIELDS, 's')}, "
+        f"{bulk.select_columns(Account, ACCOUNT_FIELDS, 'a')} "
+        f"FROM {qn(Station._meta.db_table)} s LEFT OUTER JOIN {qn(Account._meta.db_table)} a "
+        "ON a.id = s.account_id WHERE s.id = %s"
+    )
 
 
 def _get_station(station_id) -> Station:
-    return Station.objects.select_related("account").only(*STATION_FIELDS).get(pk=station_id)
+    rows = bulk.fetch(_station_sql(connection.vendor), [station_id])
+    if not rows:
+        raise Station.DoesNotExist(f"station {station_id}")
+    row = rows[0]
+    station = bulk.instance_of(Station, row[: len(STATION_FIELDS)], STATION_FIELDS)
+    account = row[len(STATION_FIELDS) :]
+    # The account is set either way, so reading station.account never queries.
+    station.account = bulk.instance_of(Account, account, ACCOUNT_FIELDS) if account[0] is not None else None
+    return station
 
 
 # --- Authorize --------------------------------------------------------------------------------------
@@ -146,34 +168,21 @@ def authorize_id_tag(*, station_id: int, id_tag: str) -> Decision:
 # --- StartTransaction -----------------------------------------------------------------------------
 
 
-# The two lookups every StartTransaction makes usually find nothing (a first copy of the message; a free
-# connector). Each asks with one plain statement first: building the ORM query for all 44 columns of a
-# session cost more CPU than PostgreSQL took to answer it (docs/benchmarks.md); the ORM loads the rows only
-# when there are some.
-def _session_ids(where: str, params: list, lock: bool = False) -> list[int]:
-    table = connection.ops.quote_name(ChargingSession._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id FROM {table} WHERE {where} ORDER BY id"
-            + (" FOR UPDATE" if lock and connection.features.has_select_for_update else ""),
-            params,
-        )
-        return [pk for (pk,) in cursor.fetchall()]
-
-
+# The lookups of every StartTransaction and StopTransaction are plain statements (eflux/bulk.py): building the
+# ORM query for all 44 columns of a session cost more CPU than PostgreSQL took to answer it.
 def _session_by_dedupe_key(station_id: int, key: str) -> ChargingSession | None:
-    ids = _session_ids("station_id = %s AND dedupe_key = %s", [station_id, key])
-    return ChargingSession.objects.get(pk=ids[0]) if ids else None
+    found = bulk.instances_select(ChargingSession, "station_id = %s AND dedupe_key = %s", [station_id, key])
+    return found[0] if found else None
 
 
 def _open_sessions_locked(station_id: int, connector_id: int) -> list[ChargingSession]:
     """The connector's open sessions, locked (FOR UPDATE) until the end of the transaction."""
-    ids = _session_ids(
+    return bulk.instances_select(
+        ChargingSession,
         "station_id = %s AND connector_id = %s AND status = %s",
         [station_id, connector_id, ChargingSession.Status.ACTIVE],
         lock=True,
     )
-    return list(ChargingSession.objects.filter(pk__in=ids).order_by("pk")) if ids else []
 
 
 def _close_superseded(
@@ -258,17 +267,14 @@ def transaction_start(
         )
         _snapshot_terms(session, station, decision)
         flag(session, *time_flags)
-        try:
-            with transaction.atomic():
-                session.save()
+        # One INSERT that does nothing on a unique conflict (no savepoint needed to survive it).
+        if bulk.instance_insert(session, ignore_conflicts=True):
             return session, decision
-        except IntegrityError:
-            # A concurrent copy of this very message won the race: answer with its transactionId.
-            twin = ChargingSession.objects.filter(station=station, dedupe_key=key).first()
-            if twin is not None:
-                return twin, decision
-            # Otherwise a transactionId collision or a concurrent different start: try again.
-            continue
+        # A concurrent copy of this very message won the race: answer with its transactionId.
+        twin = _session_by_dedupe_key(station.pk, key)
+        if twin is not None:
+            return twin, decision
+        # Otherwise a transactionId collision or a concurrent different start on the connector: try again.
     raise RuntimeError("could not allocate a transaction id")
 
 
@@ -296,13 +302,17 @@ def transaction_stop(
     decision = authorize(station=station, id_tag=id_tag, now=received_at) if id_tag else None
     samples, problems = metering.parse_meter_values(transaction_data or [], fallback_timestamp=received_at)
 
-    session = (
-        ChargingSession.objects.select_for_update()
-        .filter(station=station, transaction_id=transaction_id)
-        .first()
+    found = (
+        bulk.instances_select(
+            ChargingSession,
+            "station_id = %s AND transaction_id = %s",
+            [station.pk, transaction_id],
+            lock=True,
+        )
         if transaction_id is not None  # (None would match the orphan records, whose own id is NULL)
-        else None
+        else []
     )
+    session = found[0] if found else None
     if session is not None:
         session.station = station  # loaded above: not joined in again
     if session is None:
@@ -338,7 +348,7 @@ def transaction_stop(
     session.stop_message_id = message_id or ""
     flag(session, *time_flags, *([Flag.BAD_METER_VALUE] if problems else []))
     _apply_price(session)
-    session.save()
+    bulk.instance_update(session)
     meter_rows_insert(
         meter_rows(
             station.pk,

@@ -152,7 +152,7 @@ class CsmsChargePointMixin:
             return
 
         if frame.message_type == 2:
-            stored = masking.dumps([2, frame.message_id, frame.action, frame.payload])
+            stored = masking.dumps_call(raw, frame.message_id, frame.action, frame.payload)
             if frame.action in self.FUSED and await self._fused_call(frame, stored):
                 return
             log_id = await self._journal_in(MessageLog.Kind.CALL, frame.action, frame.message_id, stored)

@@ -64,6 +64,18 @@ def dumps(frame) -> str:
     return storable(text)
 
 
+def dumps_call(raw, message_id: str, action: str, payload) -> str:
+    """The journal text of a CALL that parsed from `raw`: the station's own text when it holds no escape
+    (so its characters are the parsed strings' characters: a secret's name cannot hide in one) and no
+    secret's name, else the frame encoded again and masked (dumps). The same JSON either way; encoding a
+    3-phase MeterValues again was ~40 us of a daphne process's CPU per frame."""
+    if isinstance(raw, str) and "\\" not in raw:
+        lowered = raw.lower()
+        if not any(name in lowered for name in _SECRET_NAMES):
+            return storable(raw)
+    return dumps([2, message_id, action, payload])
+
+
 # Card identifiers in a journal frame, for readers who may not see cards and sessions (Field Service Technicians):
 # OCPP 1.6 idTag / parentIdTag (Authorize, Start/StopTransaction, RemoteStart, ReserveNow, SendLocalList) and
 # 2.0.1 idToken.idToken. The stored payload is JSON text: the keys are matched exactly, the string value replaced.

@@ -97,7 +97,9 @@ def connector_status_report(
     # Not applied: the connector is new (a new station's first StatusNotifications), or its stored state is
     # newer. One plain INSERT that does nothing on a conflict (the ORM's create in a savepoint cost ~1.2 ms
     # against ~0.3 ms for the UPDATE, docs/benchmarks.md).
-    if bulk.instance_insert_ignore(Connector(station_id=station_pk, connector_id=connector_id, **fields)):
+    if bulk.instance_insert(
+        Connector(station_id=station_pk, connector_id=connector_id, **fields), ignore_conflicts=True
+    ):
         return True
     # It exists: newer than this notification, or created a moment ago by another connection of the station.
     return apply()

@@ -120,3 +120,33 @@ def test_the_journal_text_masks_the_201_basic_auth_password():
     ]
     text = masking.dumps(frame)
     assert "s3cret-password-0123" not in text and masking.MASK in text
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '[2, "m", "DataTransfer", {"vendorId": "v", "data": "{\\"key\\": \\"AuthorizationKey\\", \\"value\\": 1}"}]',
+        '[2,"m","DataTransfer",{"vendorId":"v","data":"x","messageId":"AuthorizationKey"}]',
+        '[2,"m","ChangeConfiguration",{"key":"Authorization\\u004bey","value":"s3cret"}]',
+        '[2,"m","ChangeConfiguration",{"key":"Authorization\u212aey","value":"s3cret"}]',
+        '[2,"m","ChangeConfiguration",{"key":"AUTHORIZATIONKEY","value":"s3cret"}]',
+    ],
+)
+def test_a_call_that_could_hold_a_secret_is_journaled_as_the_masked_frame(raw):
+    # The station's own text is kept only without escapes and without a secret's name in any spelling;
+    # otherwise the text is the parsed frame encoded again, masked where mask() finds a secret.
+    frame = framing.parse(raw)
+    text = masking.dumps_call(raw, frame.message_id, frame.action, frame.payload)
+    assert text == masking.dumps([2, frame.message_id, frame.action, frame.payload])
+    assert "s3cret" not in text
+
+
+def test_a_call_without_escapes_or_secrets_is_journaled_as_the_stations_own_text():
+    raw = (
+        '[2, "m-1", "MeterValues", {"connectorId": 1, "meterValue": [{"timestamp": "2026-12-01T20:00:00Z", '
+        '"sampledValue": [{"value": "1.50E+3", "unit": "Wh"}]}]}]'
+    )
+    frame = framing.parse(raw)
+    text = masking.dumps_call(raw, frame.message_id, frame.action, frame.payload)
+    assert text == raw  # the station's spelling (spaces, 1.50E+3) kept: the same JSON
+    assert json.loads(text) == [2, "m-1", "MeterValues", frame.payload]
