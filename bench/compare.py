@@ -272,6 +272,33 @@ def run_one(args, name: str, tmp: Path) -> dict:
     return out
 
 
+# What both servers run on: figures of different days compare only on the same versions (the baseline's
+# validation is jsonschema's, whose version is whatever the day's install resolved).
+VERSIONS_OF = (
+    "ocpp",
+    "websockets",
+    "jsonschema",
+    "daphne",
+    "twisted",
+    "autobahn",
+    "channels",
+    "psycopg",
+    "django",
+)
+
+
+def versions() -> dict[str, str]:
+    from importlib import metadata
+
+    found = {"python": sys.version.split()[0]}
+    for name in VERSIONS_OF:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "-"
+    return found
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--stations", type=int, default=500)
@@ -324,6 +351,7 @@ def main(argv=None) -> int:
         "known": args.known,
         "cpus": os.cpu_count(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "versions": versions(),
     }
     with tempfile.TemporaryDirectory(prefix="eflux-compare-") as tmpdir:
         for name in servers:

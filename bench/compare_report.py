@@ -51,7 +51,12 @@ def table(result: dict) -> str:
     lines = [
         f"{result['stations']} stations, {result['mix']} mix, {result['rate']:g} calls/s offered for {result['duration']:g} s, "
         f"{'known stations reconnecting' if result.get('known') else 'connect'} at {result['connect_rate']:g}/s; "
-        f"{result['cpus']} CPUs",
+        f"{result['cpus']} CPUs"
+        + (
+            "; " + ", ".join(f"{k} {v}" for k, v in result["versions"].items())
+            if result.get("versions")
+            else ""
+        ),
         "| metric | baseline (no DB) | eflux (PostgreSQL + Redis) | eflux / baseline |",
         "|---|---|---|---|",
     ]

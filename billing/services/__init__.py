@@ -3,8 +3,9 @@
 orphan stops, the connector-reuse rule, the price snapshot), meter_values, review (the flags).
 
 Never lose, never double (§3.7, errata §3.18, §3.54):
-- every function here is one database transaction; the OCPP handler answers only after it returned, so a
-  confirmation always means "committed". A database error propagates and the handler answers CALLERROR
+- every function here is one database transaction (a `*_store` variant runs in its caller's, for the
+  OCPP handlers that write a message's journal rows and its effect together); the OCPP handler answers
+  only after the commit, so a confirmation always means "committed". A database error propagates and the handler answers CALLERROR
   InternalError, which 1.6 §3.7.1 + OCPP-J errata §3.3 define as "failure to process the message": the
   station retries the same message later.
 - sanity checks never refuse a transaction message (§4.8, §4.10: "SHOULD NOT ever cause the Central System
@@ -22,7 +23,9 @@ from billing.services.sessions import (
     authorize_id_tag,
     session_price,
     transaction_start,
+    transaction_start_store,
     transaction_stop,
+    transaction_stop_store,
 )
 
 __all__ = [
@@ -35,5 +38,7 @@ __all__ = [
     "meter_values_store",
     "session_price",
     "transaction_start",
+    "transaction_start_store",
     "transaction_stop",
+    "transaction_stop_store",
 ]

@@ -219,7 +219,12 @@ def _close_superseded(
 
 
 @transaction.atomic
-def transaction_start(
+def transaction_start(**kwargs) -> tuple[ChargingSession, Decision]:
+    """transaction_start_store in a transaction of its own."""
+    return transaction_start_store(**kwargs)
+
+
+def transaction_start_store(
     *,
     station_id: int,
     connector_id: int,
@@ -282,7 +287,12 @@ def transaction_start(
 
 
 @transaction.atomic
-def transaction_stop(
+def transaction_stop(**kwargs) -> StopResult:
+    """transaction_stop_store in a transaction of its own."""
+    return transaction_stop_store(**kwargs)
+
+
+def transaction_stop_store(
     *,
     station_id: int,
     transaction_id: int,

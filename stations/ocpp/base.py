@@ -59,6 +59,10 @@ class _Routes:
     def __contains__(self, action: str) -> bool:
         return action in self._routes
 
+    def has_after(self, action: str) -> bool:
+        """Whether the action has an @after hook (without binding its handlers)."""
+        return "_after_action" in self._routes.get(action, ())
+
     def __getitem__(self, action: str) -> dict[str, Any]:
         entry = self.get(action)
         if entry is None:
@@ -204,33 +208,34 @@ class CsmsChargePointMixin:
         a value the builder rejects, or an effect that failed in the database."""
         if await self.refuse_call(frame.action):
             return False
-        handlers = self.route_map.get(frame.action) or {}
-        if "_after_action" in handlers:
+        if self.route_map.has_after(frame.action):
             return False
         try:
             v.validate(self.schema_version, v.CALL, frame.action, frame.payload)
-            effect, response = getattr(self, self.FUSED[frame.action])(**case.to_snake(frame.payload))
-            payload = case.to_camel(remove_nones(serialize_as_dict(response)))
-            v.validate(self.schema_version, v.CALLRESULT, frame.action, payload)
+            fuse = getattr(self, self.FUSED[frame.action])
+            kwargs = case.to_snake(frame.payload)
+            effect, response = (
+                fuse(**kwargs, call_unique_id=frame.message_id) if _wants_call_id(fuse) else fuse(**kwargs)
+            )
+            result: dict | functools.partial
+            if callable(response):
+                # The answer needs the effect's value (a transactionId): built in the transaction, after it.
+                answer = None
+                result = functools.partial(self._fused_result, frame, response)
+            else:
+                answer = self._answer(frame, response)
+                result = self._fused_row(frame, answer)
         except (v.PayloadInvalid, ValueError, TypeError):
             return False
-        answer = [3, frame.message_id, payload]
         exchange = journal.Exchange(
             call=self._journal_row(
                 MessageLog.Direction.IN, MessageLog.Kind.CALL, frame.action, frame.message_id, stored, None
             ),
             effect=effect,
-            result=self._journal_row(
-                MessageLog.Direction.OUT,
-                MessageLog.Kind.CALLRESULT,
-                frame.action,
-                frame.message_id,
-                masking.dumps(answer),
-                None,
-            ),
+            result=result,
         )
         try:
-            await journal.exchange_writer().submit(exchange)
+            built = await journal.exchange_writer().submit(exchange)
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
             raise
         except Exception:
@@ -238,8 +243,30 @@ class CsmsChargePointMixin:
                 "%s: %s could not be stored with its effect; handling it alone", self.id, frame.action
             )
             return False
-        await self._connection.send(json.dumps(answer, separators=(",", ":")))
+        await self._connection.send(json.dumps(built or answer, separators=(",", ":")))
         return True
+
+    def _answer(self, frame: framing.Frame, response) -> list:
+        """Our CALLRESULT frame for this response, checked against the schema (PayloadInvalid if not)."""
+        payload = case.to_camel(remove_nones(serialize_as_dict(response)))
+        v.validate(self.schema_version, v.CALLRESULT, frame.action, payload)
+        return [3, frame.message_id, payload]
+
+    def _fused_row(self, frame: framing.Frame, answer: list) -> dict:
+        return self._journal_row(
+            MessageLog.Direction.OUT,
+            MessageLog.Kind.CALLRESULT,
+            frame.action,
+            frame.message_id,
+            masking.dumps(answer),
+            None,
+        )
+
+    def _fused_result(self, frame: framing.Frame, respond, value) -> tuple[dict, list]:
+        # In the exchange's transaction (the database thread): an invalid answer raises, the exchange fails
+        # and the frame goes the ordinary way (whose handler answers CALLERROR InternalError).
+        answer = self._answer(frame, respond(value))
+        return self._fused_row(frame, answer), answer
 
     async def _handle_frame_call(self, frame: framing.Frame, log_id: int):
         refusal = await self.refuse_call(frame.action)

@@ -19,7 +19,7 @@ message instead of three (journal in, effect, journal out) (docs/benchmarks.md).
 import asyncio
 import functools
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
@@ -123,65 +123,96 @@ class Effect(NamedTuple):
 
 class Exchange(NamedTuple):
     """A CALL from a station, its effect and our CALLRESULT, written in one transaction (stations/ocpp/base.py
-    `_fused_call`). `result` is the CALLRESULT's journal row without `response_to_id`: the CALL's id."""
+    `_fused_call`). `result` is the CALLRESULT's journal row without `response_to_id` (the CALL's id), or,
+    when the answer depends on what the effect gives (StartTransaction's transactionId), a function of the
+    effect's value giving that row and the answer frame, called in the transaction after the effect."""
 
     call: dict
     effect: Effect | None
-    result: dict
+    result: dict | Callable[[Any], tuple[dict, list]]
 
 
-def effects_apply(effects: list[Effect]) -> None:
-    """Run the effects in the caller's transaction; a `many` service once per batch."""
+def effects_apply(effects: list[Effect]) -> list:
+    """Run the effects in the caller's transaction; a `many` service once per batch. Each effect's value in
+    the effects' order (None for a `many` one)."""
+    values: list = []
     many: dict[Callable, list[dict]] = {}
     for effect in effects:
         if effect.many:
             many.setdefault(effect.fn, []).append(effect.kwargs)
+            values.append(None)
         else:
-            effect.fn(**effect.kwargs)
+            values.append(effect.fn(**effect.kwargs))
     for fn, batch in many.items():
         fn(batch)
+    return values
 
 
-def _effects_atomic(effects: list[Effect]) -> None:
+def _effects_atomic(effects: list[Effect]) -> list:
     with transaction.atomic():
-        effects_apply(effects)
+        return effects_apply(effects)
 
 
 async def effect_run(effect: Effect | None, response):
     """The ordinary path of a fused action (its @on handler): the effect in its own transaction, then the
-    response, as the fused path would have given it."""
-    if effect is not None:
-        await db(_effects_atomic)([effect])
-    return response
+    response, as the fused path would have given it (built from the effect's value when it is a function)."""
+    value = (await db(_effects_atomic)([effect]))[0] if effect is not None else None
+    return response(value) if callable(response) else response
 
 
-def _write_exchanges(exchanges: list[Exchange]) -> None:
-    """Both journal rows of every exchange and all their effects in one transaction: the CALL is stored
-    with everything it changed (never one without the other), and the CALLRESULT is stored before it is
-    sent. On PostgreSQL the journal rows and last_seen_at are one statement (alone in autocommit when no
-    exchange has an effect, e.g. a batch of Heartbeats)."""
+def _settled(exchanges: list[Exchange], values: list) -> tuple[list[dict], list]:
+    """The CALLRESULT rows, and the answers built from their effect's value (None where the answer was
+    known before)."""
+    it = iter(values)
+    rows, answers = [], []
+    for e in exchanges:
+        value = next(it) if e.effect is not None else None
+        if callable(e.result):
+            row, answer = e.result(value)
+        else:
+            row, answer = e.result, None
+        rows.append(row)
+        answers.append(answer)
+    return rows, answers
+
+
+def _write_exchanges(exchanges: list[Exchange]) -> list:
+    """Every exchange's effect and both its journal rows in one transaction: the CALL is stored with
+    everything it changed (never one without the other), and the CALLRESULT is stored before it is sent.
+    Effects run first, so an answer may be built from what its effect gave. On PostgreSQL the journal rows
+    and last_seen_at are one statement (alone in autocommit when no exchange has an effect, e.g. a batch of
+    Heartbeats). Returns the answers built in the transaction (None for the others)."""
     now = timezone.now()
     effects = [e.effect for e in exchanges if e.effect is not None]
     if connection.vendor == "postgresql":
         row = COLUMNS[:-2]
-        data = bulk.rows_json([[*(e.call[c] for c in row), *(e.result[c] for c in row)] for e in exchanges])
         # The stations as an array parameter, not a subquery of the JSON: the planner then probes the primary
         # key instead of scanning every station (it cannot know the JSON holds a handful).
         seen = _stations_seen([e.call for e in exchanges])
+
+        def journal(results: list[dict]) -> None:
+            data = bulk.rows_json(
+                [
+                    [*(e.call[c] for c in row), *(r[c] for c in row)]
+                    for e, r in zip(exchanges, results, strict=True)
+                ]
+            )
+            bulk.pg_execute(_exchanges_sql(), [data, now, now, now, seen])
+
         if not effects:
-            bulk.pg_execute(_exchanges_sql(), [data, now, now, now, seen])
-            return
+            results, answers = _settled(exchanges, [])
+            journal(results)
+            return answers
         with transaction.atomic():
-            bulk.pg_execute(_exchanges_sql(), [data, now, now, now, seen])
-            effects_apply(effects)
-        return
+            results, answers = _settled(exchanges, effects_apply(effects))
+            journal(results)
+        return answers
     with transaction.atomic():
+        results, answers = _settled(exchanges, effects_apply(effects))
         call_ids = _rows_insert([e.call for e in exchanges], now)
-        _rows_insert(
-            [{**e.result, "response_to_id": i} for e, i in zip(exchanges, call_ids, strict=True)], now
-        )
+        _rows_insert([{**r, "response_to_id": i} for r, i in zip(results, call_ids, strict=True)], now)
         _seen_update([e.call for e in exchanges], now)
-        effects_apply(effects)
+    return answers
 
 
 _writers: dict[int, GroupCommit] = {}

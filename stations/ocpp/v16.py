@@ -70,13 +70,15 @@ class ChargePointV16(CsmsChargePointMixin, TransactionHandlersV16, LibraryCharge
     async def after_boot_notification(self, **_):
         await db(messages.station_after_boot)(self.station_pk)
 
-    # Heartbeat, StatusNotification and MeterValues (TransactionHandlersV16) are answered through the fused
-    # path (stations/ocpp/base.py `_fused_call`: journal rows and effect in one transaction); the @on handlers
-    # below give the same result when it declines.
+    # Heartbeat, StatusNotification, MeterValues and Start/StopTransaction (TransactionHandlersV16) are answered
+    # through the fused path (stations/ocpp/base.py `_fused_call`: journal rows and effect in one transaction);
+    # the @on handlers give the same result when it declines.
     FUSED = {
         Action.heartbeat.value: "fuse_heartbeat",
         Action.status_notification.value: "fuse_status_notification",
         Action.meter_values.value: "fuse_meter_values",
+        Action.start_transaction.value: "fuse_start_transaction",
+        Action.stop_transaction.value: "fuse_stop_transaction",
     }
 
     def fuse_heartbeat(self):

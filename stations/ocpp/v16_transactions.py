@@ -1,9 +1,11 @@
 """OCPP 1.6 transaction messages (Authorize, StartTransaction, MeterValues, StopTransaction).
 A mixin of the v16 ChargePoint (stations/ocpp/v16.py): the handlers only translate to billing services.
 
-Each handler awaits its @transaction.atomic service, so the CALLRESULT leaves only after the commit. Any
-exception (database down, lock timeout, a bug) propagates to the ocpp library, which answers CALLERROR
-InternalError: OCPP-J errata §3.3 makes a CallError the "failure to process the message" of 1.6 §3.7.1, so
+StartTransaction, MeterValues and StopTransaction are fused (stations/ocpp/base.py `_fused_call`): the
+service runs in the transaction of the message's journal rows, the answer is built from what it stored
+(the new transactionId) in that transaction, and it leaves only after the commit. When the fused path
+declines or fails, the @on handler runs the same service in a transaction of its own, again answering only
+after the commit. Any exception there (database down, lock timeout, a bug) answers CALLERROR InternalError: OCPP-J errata §3.3 makes a CallError the "failure to process the message" of 1.6 §3.7.1, so
 the station keeps the message and retries it (TransactionMessageAttempts/RetryInterval). A confirmation is
 therefore only ever sent for data that is stored."""
 
@@ -18,7 +20,7 @@ from eflux.asyncdb import db as _db
 from eflux.lib.group_commit import GroupCommit
 from eflux.lib.ocpp_time import format_ocpp_datetime
 
-from .journal import Effect
+from .journal import Effect, effect_run
 
 # MeterValues are most of the traffic: concurrent ones of all stations of this process share one transaction
 # (one SELECT, one INSERT, one UPDATE). Each station still gets its answer only after that commit.
@@ -51,8 +53,7 @@ class TransactionHandlersV16:
         decision = await _db(services.authorize_id_tag)(station_id=self.station_pk, id_tag=id_tag)
         return call_result.Authorize(id_tag_info=_id_tag_info(decision))
 
-    @on(Action.start_transaction)
-    async def on_start_transaction(
+    def fuse_start_transaction(
         self,
         connector_id: int,
         id_tag: str,
@@ -62,19 +63,33 @@ class TransactionHandlersV16:
         call_unique_id: str = "",
         **kwargs,
     ):
-        session, decision = await _db(services.transaction_start)(
-            station_id=self.station_pk,
-            connector_id=connector_id,
-            id_tag=id_tag,
-            meter_start=meter_start,
-            timestamp=timestamp,
-            reservation_id=reservation_id,
-            message_id=call_unique_id,
-            received_at=timezone.now(),
+        # Fused (stations/ocpp/base.py): the session is stored in the transaction of the message's journal
+        # rows, and the answer, which carries the new session's transactionId, is built after it there.
+        effect = Effect(
+            services.transaction_start_store,
+            dict(
+                station_id=self.station_pk,
+                connector_id=connector_id,
+                id_tag=id_tag,
+                meter_start=meter_start,
+                timestamp=timestamp,
+                reservation_id=reservation_id,
+                message_id=call_unique_id,
+                received_at=timezone.now(),
+            ),
         )
-        return call_result.StartTransaction(
-            transaction_id=session.transaction_id, id_tag_info=_id_tag_info(decision)
-        )
+
+        def respond(started):
+            session, decision = started
+            return call_result.StartTransaction(
+                transaction_id=session.transaction_id, id_tag_info=_id_tag_info(decision)
+            )
+
+        return effect, respond
+
+    @on(Action.start_transaction)
+    async def on_start_transaction(self, call_unique_id: str = "", **kwargs):
+        return await effect_run(*self.fuse_start_transaction(**kwargs, call_unique_id=call_unique_id))
 
     def fuse_meter_values(
         self, connector_id: int, meter_value: list, transaction_id: int | None = None, **kwargs
@@ -96,8 +111,7 @@ class TransactionHandlersV16:
         await _meter_values.submit(effect.kwargs)
         return response
 
-    @on(Action.stop_transaction)
-    async def on_stop_transaction(
+    def fuse_stop_transaction(
         self,
         transaction_id: int,
         meter_stop: int,
@@ -108,17 +122,28 @@ class TransactionHandlersV16:
         call_unique_id: str = "",
         **kwargs,
     ):
-        result = await _db(services.transaction_stop)(
-            station_id=self.station_pk,
-            transaction_id=transaction_id,
-            meter_stop=meter_stop,
-            timestamp=timestamp,
-            id_tag=id_tag,
-            reason=reason,
-            transaction_data=transaction_data,
-            message_id=call_unique_id,
-            received_at=timezone.now(),
+        effect = Effect(
+            services.transaction_stop_store,
+            dict(
+                station_id=self.station_pk,
+                transaction_id=transaction_id,
+                meter_stop=meter_stop,
+                timestamp=timestamp,
+                id_tag=id_tag,
+                reason=reason,
+                transaction_data=transaction_data,
+                message_id=call_unique_id,
+                received_at=timezone.now(),
+            ),
         )
-        if result.decision is None:
-            return call_result.StopTransaction()
-        return call_result.StopTransaction(id_tag_info=_id_tag_info(result.decision))
+
+        def respond(result):
+            if result.decision is None:
+                return call_result.StopTransaction()
+            return call_result.StopTransaction(id_tag_info=_id_tag_info(result.decision))
+
+        return effect, respond
+
+    @on(Action.stop_transaction)
+    async def on_stop_transaction(self, call_unique_id: str = "", **kwargs):
+        return await effect_run(*self.fuse_stop_transaction(**kwargs, call_unique_id=call_unique_id))

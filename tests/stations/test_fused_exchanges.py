@@ -218,3 +218,119 @@ def test_ocpp201_messages_are_fused_once_accepted_and_refused_before_that():
     ]
     assert not Connector.objects.filter(station=pending).exists()
     assert not MeterValue.objects.filter(station=pending).exists()
+
+
+def _start(n: int) -> dict:
+    return {"connectorId": 1, "idTag": f"TAG{n}", "meterStart": 1000, "timestamp": "2026-12-01T10:00:00Z"}
+
+
+def test_start_and_stop_transaction_are_answered_from_what_their_exchange_stored(monkeypatch):
+    """StartTransaction's answer carries the transactionId of the session stored in the same transaction as
+    both journal rows; StopTransaction completes it the same way. Concurrent stations share the batch."""
+    from billing.models import ChargingSession
+
+    def ordinary(effects):
+        raise AssertionError("the ordinary path ran: the exchange was not fused")
+
+    monkeypatch.setattr(journal, "_effects_atomic", ordinary)
+
+    stations = {name: charge_point(name) for name in ("FUSE-TX-1", "FUSE-TX-2")}
+
+    async def scenario():
+        await asyncio.gather(
+            *(
+                cp.route_message(json.dumps([2, f"start-{i}", "StartTransaction", _start(i)]))
+                for i, (cp, _) in enumerate(stations.values())
+            )
+        )
+
+    asyncio.run(scenario())
+    for i, (name, (_, connection)) in enumerate(stations.items()):
+        (answer,) = connection.sent
+        assert answer[:2] == [3, f"start-{i}"]
+        session = ChargingSession.objects.get(station__ocpp_id=name)
+        assert answer[2]["transactionId"] == session.transaction_id
+        assert answer[2]["idTagInfo"] == {"status": "Invalid"}  # an unknown card: stored, flagged, answered
+        assert session.start_message_id == f"start-{i}" and session.status == "active"
+        call, result = journal_of(name)
+        assert (call.kind, call.action, result.kind, result.response_to_id) == (
+            MessageLog.Kind.CALL,
+            "StartTransaction",
+            MessageLog.Kind.CALLRESULT,
+            call.id,
+        )
+        assert json.loads(result.payload) == answer  # the journal holds exactly what was sent
+
+    cp, connection = stations["FUSE-TX-1"]
+    tx = connection.sent[0][2]["transactionId"]
+    stop = {"transactionId": tx, "meterStop": 1500, "timestamp": "2026-12-01T11:00:00Z", "idTag": "TAG0"}
+    asyncio.run(cp.route_message(json.dumps([2, "stop-0", "StopTransaction", stop])))
+    assert connection.sent[1] == [3, "stop-0", {"idTagInfo": {"status": "Invalid"}}]
+    session = ChargingSession.objects.get(transaction_id=tx)
+    assert (session.status, session.meter_stop, session.energy_wh, session.stop_message_id) == (
+        "completed",
+        1500,
+        500,
+        "stop-0",
+    )
+    assert [row.kind for row in journal_of("FUSE-TX-1")] == [
+        MessageLog.Kind.CALL,
+        MessageLog.Kind.CALLRESULT,
+    ] * 2
+
+    # The same StartTransaction again (our answer was lost): the same transactionId, no second session.
+    asyncio.run(cp.route_message(json.dumps([2, "start-0-again", "StartTransaction", _start(0)])))
+    assert connection.sent[2][2]["transactionId"] == tx
+    assert ChargingSession.objects.filter(station=cp.station_pk).count() == 1
+
+
+def test_a_failing_start_fails_only_its_own_message_and_stores_nothing(monkeypatch):
+    from billing import services
+    from billing.models import ChargingSession
+
+    good, good_connection = charge_point("FUSE-TX-OK")
+    bad, bad_connection = charge_point("FUSE-TX-BAD")
+    store = services.transaction_start_store
+
+    def failing(**kwargs):
+        session, decision = store(**kwargs)  # stored, then the transaction fails: rolled back
+        if kwargs["station_id"] == bad.station_pk:
+            raise RuntimeError("the database refused this station's session")
+        return session, decision
+
+    monkeypatch.setattr(services, "transaction_start_store", failing)
+
+    async def scenario():
+        await asyncio.gather(
+            good.route_message(json.dumps([2, "ok-1", "StartTransaction", _start(1)])),
+            bad.route_message(json.dumps([2, "bad-1", "StartTransaction", _start(2)])),
+        )
+
+    asyncio.run(scenario())
+    (answer,) = good_connection.sent
+    assert answer[2]["transactionId"] == ChargingSession.objects.get(station=good.station_pk).transaction_id
+    (error,) = bad_connection.sent
+    assert error[:3] == [4, "bad-1", "InternalError"]
+    assert not ChargingSession.objects.filter(station=bad.station_pk).exists()
+    call, reply = journal_of("FUSE-TX-BAD")  # journaled once, answered once
+    assert (call.kind, reply.kind, reply.response_to_id) == (
+        MessageLog.Kind.CALL,
+        MessageLog.Kind.CALLERROR,
+        call.id,
+    )
+
+
+def test_an_answer_that_fails_its_schema_is_never_sent_as_a_result(monkeypatch):
+    """Built in the exchange's transaction, an invalid answer fails the exchange; the ordinary path then
+    answers CALLERROR InternalError (its session kept, as that path always did: the station retries)."""
+    from stations.ocpp import v16_transactions
+
+    cp, connection = charge_point("FUSE-TX-SCHEMA")
+    monkeypatch.setattr(v16_transactions, "_id_tag_info", lambda decision: {"status": "Bogus"})
+    asyncio.run(cp.route_message(json.dumps([2, "s-1", "StartTransaction", _start(1)])))
+    (error,) = connection.sent
+    assert error[:3] == [4, "s-1", "InternalError"]
+    assert [row.kind for row in journal_of("FUSE-TX-SCHEMA")] == [
+        MessageLog.Kind.CALL,
+        MessageLog.Kind.CALLERROR,
+    ]

@@ -63,6 +63,11 @@ def test_a_job_whose_runner_is_killed_mid_key_is_finished_by_the_servers_reaper_
         with ScriptedStation(server, "JR-KILL", hold={"ChangeConfiguration"}) as cp:
             station = wait_for(lambda: Station.objects.filter(ocpp_id="JR-KILL", is_connected=True).first())
             job = start_without_running(station, operator)
+            # Handed to the runner below: the server's reaper must not hand it to its own thread instead while
+            # that process is still starting (it can take longer than JOB_STALL_SECONDS on a loaded machine;
+            # the job then ran in the server and was never interrupted). Once running, the runner's lease is
+            # what the reaper watches.
+            Job.objects.filter(pk=job.pk).update(enqueued_at=timezone.now() + timedelta(minutes=10))
             # The runner: a process of its own (as a Celery worker or another server would be), killed below.
             worker = subprocess.Popen(
                 [
