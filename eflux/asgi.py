@@ -8,8 +8,10 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from eflux.gc_tuning import gc_tune  # noqa: E402
 from eflux.jobs import scheduler_start  # noqa: E402
 from stations.routing import browser_websocket_urlpatterns, ocpp_websocket_urlpatterns  # noqa: E402
 
@@ -34,3 +36,6 @@ application = ProtocolTypeRouter(
 
 # Embedded default (no broker, no Celery beat): the server process runs the periodic tasks (the job reaper).
 scheduler_start()
+
+# What is alive now lives as long as the process: no full collection walks it again (eflux/gc_tuning.py).
+gc_tune(settings.GC_THRESHOLDS)
