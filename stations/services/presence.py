@@ -189,14 +189,22 @@ def process_beat(*, held: dict[int, str]) -> list[int]:
     when the channel layer could not deliver the "superseded" message)."""
     now = timezone.now()
     ServerProcess.objects.filter(pk=PROCESS_ID).update(heartbeat_at=now)
-    marked = dict(
+    rows = list(
         Station.objects.filter(server_process=PROCESS_ID, is_connected=True).values_list(
-            "pk", "connection_id"
+            "pk", "connection_id", "connected_at"
         )
     )
+    marked = {pk: conn for pk, conn, _ in rows}
     # A handshake in progress has written presence but has not registered its socket yet: leave it alone.
+    # Filtered here, not only by the UPDATE's own condition: in a reconnect storm hundreds of handshakes are
+    # in progress at every beat, and an ORM UPDATE (compiled, a round trip) for each was 14 % of the
+    # process's CPU while 2,000 known stations reconnected at 250/s (docs/benchmarks.md, 2026-12-01 night).
     grace = now - timedelta(seconds=max(settings.OCPP_PROCESS_BEAT_SECONDS * 2, 10))
-    orphans = [pk for pk, conn in marked.items() if held.get(pk) != conn]
+    orphans = [
+        pk
+        for pk, conn, connected_at in rows
+        if held.get(pk) != conn and connected_at is not None and connected_at < grace
+    ]
     for pk in orphans:  # rare: one conditional UPDATE each, so a reconnect in between is never undone
         if Station.objects.filter(
             pk=pk, connection_id=marked[pk], is_connected=True, connected_at__lt=grace

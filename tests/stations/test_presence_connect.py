@@ -79,3 +79,26 @@ def test_a_station_without_credentials_is_admitted_and_online_in_one_trip_one_wi
     )
     assert admitted.created and connected == ("", False)
     assert Station.objects.get(ocpp_id="PC-FRESH").is_connected
+
+
+@pytest.mark.django_db
+def test_the_beat_marks_offline_only_sockets_gone_for_longer_than_a_handshake_takes():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    old = timezone.now() - timedelta(minutes=5)
+    gone, handshaking, held, moved = (
+        Station.objects.create(ocpp_id=f"PB-{n}", is_connected=True, server_process=presence.PROCESS_ID)
+        for n in range(4)
+    )
+    Station.objects.filter(pk__in=[gone.pk, held.pk, moved.pk]).update(connection_id="db", connected_at=old)
+    Station.objects.filter(pk=handshaking.pk).update(connection_id="db", connected_at=timezone.now())
+    pending = OcppCall.objects.create(station=gone, action="Reset")
+    superseded = presence.process_beat(held={held.pk: "db", moved.pk: "older-socket"})
+    assert superseded == [moved.pk]  # the database gives it to a newer connection: this socket closes
+    connected = dict(Station.objects.filter(ocpp_id__startswith="PB-").values_list("ocpp_id", "is_connected"))
+    # PB-3: the connection the database names is not held here either, so it is gone too.
+    assert connected == {"PB-0": False, "PB-1": True, "PB-2": True, "PB-3": False}
+    pending.refresh_from_db()
+    assert pending.status == OcppCall.Status.OFFLINE
