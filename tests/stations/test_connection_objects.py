@@ -198,3 +198,21 @@ def test_gc_tune_freezes_what_is_alive_and_sets_the_thresholds():
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_autobahn_styles_method_names_and_values_only_when_a_line_is_written():
+    from autobahn import util
+    from autobahn.twisted import websocket as twisted_websocket
+    from autobahn.websocket import protocol
+
+    assert autobahn_lazy_log.install()
+    for module in (protocol, twisted_websocket):
+        lazy_type, lazy_val = (
+            module.hltype(test_autobahn_builds_its_debug_text_only_when_the_line_is_written),
+            (module.hlval(42)),
+        )
+        assert not isinstance(lazy_type, str) and not isinstance(lazy_val, str)  # nothing styled yet
+        assert str(lazy_type) == util.hltype(
+            test_autobahn_builds_its_debug_text_only_when_the_line_is_written
+        )
+        assert f"{lazy_val}" == util.hlval(42)
