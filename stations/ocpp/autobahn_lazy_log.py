@@ -12,6 +12,7 @@ debug lines of every sent and received frame and every handshake (`sendData`, `d
 
 Installed once per process from stations/routing.py, like stations/ocpp/daphne_denial.py."""
 
+import functools
 import pprint
 
 INSTALLED = False
@@ -51,12 +52,12 @@ class _LazyCall:
 
 
 def _lazy(fn):
+    @functools.wraps(fn)
     def call(*args, **kwargs):
         if kwargs:
             return fn(*args, **kwargs)
         return _LazyCall(fn, *args)
 
-    call.__wrapped__ = fn
     return call
 
 
