@@ -115,6 +115,10 @@ else:
 
 # Threads (each with its own database connection) that run the ORM for the async code of a process.
 ORM_THREADS = env_int("ORM_THREADS", 16)
+# The accept backlog of daphne's listening sockets (stations/ocpp/daphne_listen.py). 50 is twisted's own default:
+# larger only helps while the process keeps up (an overloaded one then accepts more handshakes than it can
+# finish within daphne's 5 s: 215 of 5,000 new stations connected with 4096, 4,181 with 50; docs/benchmarks.md).
+OCPP_LISTEN_BACKLOG = env_int("OCPP_LISTEN_BACKLOG", 50)
 
 AUTH_USER_MODEL = "accounts.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -71,6 +71,22 @@ class _Connection:
         await self.consumer.send(text_data=text)
 
 
+def _admit_and_connect(
+    *, ocpp_id: str, remote_addr: str | None, connection_id: str, ocpp_version: str
+) -> tuple[admission.Admission, tuple[str, bool] | None]:
+    """Admission, and for a station that has no credentials to check (nothing between admission and presence
+    then) presence too, in one trip to the ORM pool: (admission, station_connect's answer or None). A station
+    with credentials is marked online only after they are verified (None: the caller verifies, then calls
+    station_connect). Presence before the 101: once the station sees it, the database says it is online."""
+    admitted = admission.station_admit(ocpp_id=ocpp_id, remote_addr=remote_addr)
+    if admitted.outcome != "ok" or admitted.checks_credentials:
+        return admitted, None
+    connected = presence.station_connect(
+        station_pk=admitted.station_pk, connection_id=connection_id, ocpp_version=ocpp_version
+    )
+    return admitted, connected
+
+
 class OcppConsumer(AsyncWebsocketConsumer):
     station_pk: int | None = None
     connection_id: str = ""
@@ -131,16 +147,25 @@ class OcppConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NORMAL)
             return
         remote = (self.scope.get("client") or [None])[0]
+        if lifeline.stopping():
+            await self._deny(503)  # shutting down: the station retries and reaches another process
+            return
+        await lifeline.ensure_started()  # this process is registered before it marks anything online
+        self.connection_id = uuid.uuid4().hex
+        self.loop = asyncio.get_running_loop()
         # Handshake work runs off the single thread-sensitive ORM thread (stations.ocpp.base.db): queued behind
         # every other station's frames, 610 of 1,000 new stations connecting at 100/s missed daphne's handshake
-        # timeout; off it, 1 of 1,000 (docs/benchmarks.md).
-        admitted = await db(admission.station_admit)(ocpp_id=ocpp_id, remote_addr=remote)
+        # timeout; off it, 1 of 1,000 (docs/benchmarks.md). A station without credentials is admitted and
+        # marked online in the same trip (_admit_and_connect).
+        admitted, connected = await db(_admit_and_connect)(
+            ocpp_id=ocpp_id, remote_addr=remote, connection_id=self.connection_id, ocpp_version=subprotocol
+        )
         if admitted.outcome == "throttled":
             logger.warning("refused new station %r from %s: registration limit reached", ocpp_id, remote)
             await self._refused(ocpp_id, admission.Reason.THROTTLED)
             await self._deny(404)
             return
-        if admitted.checks_credentials:
+        if connected is None:
             authorization = dict(self.scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
             # PBKDF2 is slow on purpose: verify on a worker thread, not the single ORM thread.
             verdict = await sync_to_async(admission.credentials_check, thread_sensitive=False)(
@@ -161,18 +186,15 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 await db(admission.station_credentials_used)(
                     station_pk=admitted.station_pk, admitted=admitted, verdict=verdict
                 )
-
-        if lifeline.stopping():
-            await self._deny(503)  # shutting down: the station retries and reaches another process
-            return
-        await lifeline.ensure_started()  # this process is registered before it marks anything online
+            if lifeline.stopping():
+                await self._deny(503)
+                return
+            # Presence first, then the handshake: once the station sees 101, the database says it is online.
+            connected = await db(presence.station_connect)(
+                station_pk=admitted.station_pk, connection_id=self.connection_id, ocpp_version=subprotocol
+            )
         self.station_pk = admitted.station_pk
-        self.connection_id = uuid.uuid4().hex
-        self.loop = asyncio.get_running_loop()
-        # Presence first, then the handshake: once the station sees 101, the database says it is online.
-        held_by, calls_pending = await db(presence.station_connect)(
-            station_pk=self.station_pk, connection_id=self.connection_id, ocpp_version=subprotocol
-        )
+        held_by, calls_pending = connected
         try:
             await self._take_over(ocpp_id, subprotocol, held_by)
         except BaseException:

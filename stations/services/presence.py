@@ -2,6 +2,7 @@
 and the liveness of the server processes that hold connections: a process that stops proving it is alive
 (killed, host gone) has its stations marked offline by whoever notices first."""
 
+import functools
 import os
 import socket
 import uuid
@@ -19,14 +20,72 @@ from stations.models import OcppCall, ServerProcess, Station
 PROCESS_ID = uuid.uuid4().hex
 
 
-@transaction.atomic
 def station_connect(*, station_pk: int, connection_id: str, ocpp_version: str) -> tuple[str, bool]:
     """This connection now holds the station. Returns (held by, calls pending): the other server process the
     database had it connected through ("" if none), whose old socket must be told to close (the row lock
     orders two connects of one station), and whether calls wait for it (else nothing wakes the call queue)."""
     now = timezone.now()
-    # Plain statements (eflux.bulk): this runs for every connect, and compiling its four ORM queries was
-    # 17 % of the process's CPU while new stations connected at 200/s (docs/benchmarks.md).
+    if connection.vendor == "postgresql":
+        # One statement in autocommit (its own transaction): the row locked, its previous holder read and
+        # presence written, and the calls waiting for the station, in one round trip instead of five (BEGIN,
+        # SELECT ... FOR UPDATE, SELECT calls, UPDATE, COMMIT; every reconnect of a storm runs it).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _connect_sql(),
+                [
+                    connection_id,
+                    PROCESS_ID,
+                    ocpp_version,
+                    now,
+                    now,
+                    station_pk,
+                    OcppCall.Status.SENT,
+                    OcppCall.Status.PENDING,
+                ],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return "", False
+        was_connected, server_process, statuses = row
+        calls = set(statuses or ())
+    else:
+        with transaction.atomic():
+            was_connected, server_process, calls = _station_connect_rows(
+                station_pk, connection_id, ocpp_version, now
+            )
+    if OcppCall.Status.SENT in calls:
+        # A call sent over an older socket will not be answered on this one: settle it now so the queue
+        # moves (its old consumer records nothing later: outcomes only land on calls still marked sent).
+        OcppCall.objects.filter(station_id=station_pk, status=OcppCall.Status.SENT).exclude(
+            connection_id=connection_id
+        ).update(
+            status=OcppCall.Status.OFFLINE,
+            finished_at=now,
+            error_description="the station reconnected before answering",
+        )
+    held_by = server_process if was_connected and server_process != PROCESS_ID else ""
+    return held_by or "", OcppCall.Status.PENDING in calls
+
+
+@functools.cache
+def _connect_sql() -> str:
+    station = connection.ops.quote_name(Station._meta.db_table)
+    calls = connection.ops.quote_name(OcppCall._meta.db_table)
+    return (
+        f"UPDATE {station} AS s SET is_connected = true, connection_id = %s, server_process = %s, "
+        "ocpp_version = %s, connected_at = %s, last_seen_at = %s "
+        f"FROM (SELECT id, is_connected, server_process FROM {station} WHERE id = %s FOR UPDATE) AS old "
+        "WHERE s.id = old.id "
+        "RETURNING old.is_connected, old.server_process, "
+        f"ARRAY(SELECT DISTINCT c.status FROM {calls} AS c WHERE c.station_id = old.id AND c.status IN (%s, %s))"
+    )
+
+
+def _station_connect_rows(
+    station_pk: int, connection_id: str, ocpp_version: str, now
+) -> tuple[bool, str, set]:
+    """Other databases (SQLite): the previous holder, the calls' states and the presence UPDATE as plain
+    statements in the caller's transaction."""
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -52,18 +111,9 @@ def station_connect(*, station_pk: int, connection_id: str, ocpp_version: str) -
         "id = %s",
         [station_pk],
     )
-    if OcppCall.Status.SENT in calls:
-        # A call sent over an older socket will not be answered on this one: settle it now so the queue
-        # moves (its old consumer records nothing later: outcomes only land on calls still marked sent).
-        OcppCall.objects.filter(station_id=station_pk, status=OcppCall.Status.SENT).exclude(
-            connection_id=connection_id
-        ).update(
-            status=OcppCall.Status.OFFLINE,
-            finished_at=now,
-            error_description="the station reconnected before answering",
-        )
-    held_by = before[1] if before and before[0] and before[1] != PROCESS_ID else ""
-    return held_by or "", OcppCall.Status.PENDING in calls
+    if before is None:
+        return False, "", calls
+    return bool(before[0]), before[1] or "", calls
 
 
 def station_holder(*, station_pk: int) -> str:
@@ -139,14 +189,22 @@ def process_beat(*, held: dict[int, str]) -> list[int]:
     when the channel layer could not deliver the "superseded" message)."""
     now = timezone.now()
     ServerProcess.objects.filter(pk=PROCESS_ID).update(heartbeat_at=now)
-    marked = dict(
+    rows = list(
         Station.objects.filter(server_process=PROCESS_ID, is_connected=True).values_list(
-            "pk", "connection_id"
+            "pk", "connection_id", "connected_at"
         )
     )
+    marked = {pk: conn for pk, conn, _ in rows}
     # A handshake in progress has written presence but has not registered its socket yet: leave it alone.
+    # Filtered here, not only by the UPDATE's own condition: in a reconnect storm hundreds of handshakes are
+    # in progress at every beat, and an ORM UPDATE (compiled, a round trip) for each was 14 % of the
+    # process's CPU while 2,000 known stations reconnected at 250/s (docs/benchmarks.md, 2026-12-01 night).
     grace = now - timedelta(seconds=max(settings.OCPP_PROCESS_BEAT_SECONDS * 2, 10))
-    orphans = [pk for pk, conn in marked.items() if held.get(pk) != conn]
+    orphans = [
+        pk
+        for pk, conn, connected_at in rows
+        if held.get(pk) != conn and connected_at is not None and connected_at < grace
+    ]
     for pk in orphans:  # rare: one conditional UPDATE each, so a reconnect in between is never undone
         if Station.objects.filter(
             pk=pk, connection_id=marked[pk], is_connected=True, connected_at__lt=grace

@@ -231,3 +231,24 @@ def test_a_profile_1_station_keeps_its_old_password_until_it_uses_the_new_key(da
     station.refresh_from_db()
     assert station.last_refusal_reason == REFUSED_WRONG_PASSWORD
     assert OLD not in daphne_server.output() and NEW not in daphne_server.output()
+
+
+@pytest.mark.django_db
+def test_admission_registers_a_new_station_with_the_models_defaults_once(settings):
+    settings.OCPP_NEW_STATIONS_PER_IP_PER_HOUR = 2
+    first = admission.station_admit(ocpp_id="CP-NEW-A", remote_addr="10.0.0.7")
+    assert (first.outcome, first.created, first.checks_credentials) == ("ok", True, False)
+    station = Station.objects.get(ocpp_id="CP-NEW-A")
+    assert station.pk == first.station_pk
+    assert station.registered_from_ip == "10.0.0.7"
+    assert station.setup_state == Station.SetupState.NEEDS_CONFIGURATION and station.currency == "EUR"
+    assert station.created_at is not None and station.updated_at is not None and not station.is_connected
+    again = admission.station_admit(ocpp_id="CP-NEW-A", remote_addr="10.0.0.7")
+    assert (again.outcome, again.station_pk, again.created) == ("ok", first.station_pk, False)
+    assert admission.station_admit(ocpp_id="CP-NEW-B", remote_addr="10.0.0.7").created
+    # The address's limit: no third new station from it, while known ones and other addresses get in.
+    assert admission.station_admit(ocpp_id="CP-NEW-C", remote_addr="10.0.0.7").outcome == "throttled"
+    assert admission.station_admit(ocpp_id="CP-NEW-A", remote_addr="10.0.0.7").outcome == "ok"
+    assert admission.station_admit(ocpp_id="CP-NEW-C", remote_addr="10.0.0.8").created
+    assert admission.station_admit(ocpp_id="CP-NEW-D", remote_addr=None).created
+    assert Station.objects.filter(ocpp_id__startswith="CP-NEW-").count() == 4

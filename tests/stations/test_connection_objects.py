@@ -3,6 +3,8 @@ connection"): they behave as what they replace."""
 
 import asyncio
 import logging
+import shutil
+import subprocess
 
 import pytest
 from ocpp.routing import create_route_map
@@ -11,6 +13,7 @@ from stations import process_channel
 from stations.consumers import _Connection
 from stations.ocpp import autobahn_lazy_log, registry
 from stations.ocpp.versions import CHARGE_POINT_CLASSES
+from tests.conftest import start_daphne
 
 
 @pytest.mark.parametrize("subprotocol", sorted(CHARGE_POINT_CLASSES))
@@ -157,3 +160,44 @@ def test_a_consumer_cancelled_by_the_server_stops_its_tasks_and_leaves_the_regis
     consumer = asyncio.run(scenario())
     assert consumer.cp_task.cancelled()
     assert registry.local_consumer(990010) is None
+
+
+def test_daphne_endpoints_get_the_listen_backlog_unless_they_name_one():
+    from stations.ocpp.daphne_listen import with_backlog
+
+    assert with_backlog("tcp:port=8001:interface=127.0.0.1", 4096) == (
+        "tcp:port=8001:interface=127.0.0.1:backlog=4096"
+    )
+    assert with_backlog("unix:/run/eflux.sock", 1024) == "unix:/run/eflux.sock:backlog=1024"
+    assert with_backlog("tcp:port=8001:backlog=10", 4096) == "tcp:port=8001:backlog=10"
+    assert with_backlog("fd:fileno=3", 4096) == "fd:fileno=3"  # the socket's creator chose its backlog
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2) to read a listen backlog")
+def test_a_daphne_process_listens_with_the_configured_backlog(transactional_db, tmp_path):
+    server = start_daphne(tmp_path, OCPP_LISTEN_BACKLOG=777)
+    try:
+        out = subprocess.run(
+            ["ss", "-ltnH", f"sport = :{server.port}"], capture_output=True, text=True, check=True
+        ).stdout.split()
+        assert out[0] == "LISTEN" and out[2] == "777"  # State Recv-Q Send-Q: Send-Q is a listener's backlog
+    finally:
+        server.stop()
+
+
+def test_autobahn_styles_method_names_and_values_only_when_a_line_is_written():
+    from autobahn import util
+    from autobahn.twisted import websocket as twisted_websocket
+    from autobahn.websocket import protocol
+
+    assert autobahn_lazy_log.install()
+    for module in (protocol, twisted_websocket):
+        lazy_type, lazy_val = (
+            module.hltype(test_autobahn_builds_its_debug_text_only_when_the_line_is_written),
+            (module.hlval(42)),
+        )
+        assert not isinstance(lazy_type, str) and not isinstance(lazy_val, str)  # nothing styled yet
+        assert str(lazy_type) == util.hltype(
+            test_autobahn_builds_its_debug_text_only_when_the_line_is_written
+        )
+        assert f"{lazy_val}" == util.hlval(42)
